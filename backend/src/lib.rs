@@ -1,0 +1,3 @@
+//! renpy-cloud backend: one axum router over two storage traits.
+
+pub mod storage;

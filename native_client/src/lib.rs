@@ -1,0 +1,1 @@
+//! renpy-cloud desktop client library.
