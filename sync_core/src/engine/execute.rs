@@ -36,7 +36,7 @@ enum RemoteKind {
     },
     Delete,
     /// Archive the local loser, then download the remote winner.
-    ArchiveThenDownload(Entry),
+    ArchiveThenDownload(Box<Entry>),
 }
 
 enum AfterPut {
@@ -119,7 +119,9 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                         Settlement::KeepBoth => RemoteKind::Put {
                             then: AfterPut::CopyRemote(Box::new(remote)),
                         },
-                        Settlement::Winner(Side::Remote) => RemoteKind::ArchiveThenDownload(remote),
+                        Settlement::Winner(Side::Remote) => {
+                            RemoteKind::ArchiveThenDownload(Box::new(remote))
+                        }
                         // Waiting conflicts are never planned.
                         Settlement::Wait => continue,
                     };
@@ -273,7 +275,7 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                         RemoteKind::ArchiveThenDownload(remote) => {
                             fetches.push(Fetch {
                                 path,
-                                entry: remote,
+                                entry: *remote,
                                 target: FetchTarget::Path {
                                     conflict_lost: true,
                                 },
