@@ -7,7 +7,6 @@ mod sim;
 use sim::{Device, Fault, Server, device, slot, sync};
 use sync_core::engine::Progress;
 use sync_core::policy::{ConflictPolicy, Resolution, Side};
-use sync_core::store::SaveStore;
 use sync_core::{ContentHash, SavePath};
 
 fn path(s: &str) -> SavePath {
@@ -279,8 +278,7 @@ fn progress_reports_bytes_and_files() {
     futures::executor::block_on(a.sync(&mut |p| events.push(*p))).expect("sync");
     let last_upload = events
         .iter()
-        .filter(|p| p.phase == sync_core::engine::Phase::Uploading)
-        .last()
+        .rfind(|p| p.phase == sync_core::engine::Phase::Uploading)
         .copied()
         .expect("upload progress");
     assert_eq!((last_upload.files_done, last_upload.files_total), (2, 2));
