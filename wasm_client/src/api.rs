@@ -1,0 +1,513 @@
+//! The JS-facing client (`Client` in JS): accounts, syncs before boot and while the game
+//! runs, conflicts, history and save-token key exchange. The glue script (`renpy-cloud.js`)
+//! decides when to call what; the engine in `sync_core` does the work.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use sync_core::engine::{EngineConfig, Progress, SyncEngine, SyncError};
+use sync_core::policy::{ConflictPolicy, Resolution};
+use sync_core::protocol::{Credentials, PairingClaim, PairingCode, RefreshRequest, Version};
+use sync_core::transport::{TransportError, TransportErrorKind};
+use sync_core::{GameId, SavePath};
+use wasm_bindgen::prelude::*;
+
+use crate::emfs::FsStore;
+use crate::files::GameFiles;
+use crate::http::{FetchTransport, Session};
+use crate::idbfs::{IdbfsStore, RENPY_MOUNT};
+use crate::js;
+use crate::savetokens::{self, DeviceKeysRequest, DeviceKeysResponse, KEY_FILE};
+use crate::statedb::{ClientDb, StateSlot};
+
+/// What `Client.open` accepts (camelCase in JS).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Options {
+    /// Base URL of the renpy-cloud server.
+    server: String,
+    /// The game's id on the server.
+    game_id: String,
+    /// Ren'Py's `config.save_directory` of the game.
+    save_directory: String,
+    #[serde(default)]
+    device_name: Option<String>,
+    /// Conflict policy name (`keep-both` by default).
+    #[serde(default)]
+    policy: Option<String>,
+    /// IDBFS mount point (tests use their own; Ren'Py uses `/home/web_user/.renpy`).
+    #[serde(default)]
+    mount: Option<String>,
+    /// Name of the client's own database (`renpy-cloud`).
+    #[serde(default)]
+    state_db: Option<String>,
+}
+
+/// A renpy-cloud client for one game in this browser.
+#[wasm_bindgen]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    config: RefCell<EngineConfig>,
+    transport: FetchTransport,
+    db: ClientDb,
+    mount: String,
+    save_directory: SavePath,
+    device_name: String,
+    /// A sync, restore or key exchange is running (they must not overlap).
+    busy: Cell<bool>,
+}
+
+/// Clears the busy flag when an operation ends, however it ends.
+struct BusyGuard(Rc<Inner>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+    }
+}
+
+/// A JS `Error` with `code` (stable, e.g. `offline`, `unauthorized`, `busy`), `transient`
+/// (retrying later may work) and `retryAfter` (seconds) properties.
+fn js_error(code: &str, message: &str, transient: bool, retry_after: Option<u64>) -> JsValue {
+    let error = js_sys::Error::new(message);
+    js::set(&error, "code", &JsValue::from_str(code));
+    js::set(&error, "transient", &JsValue::from_bool(transient));
+    if let Some(s) = retry_after {
+        js::set(&error, "retryAfter", &JsValue::from_f64(s as f64));
+    }
+    error.into()
+}
+
+fn usage(message: impl std::fmt::Display) -> JsValue {
+    js_error("invalid_argument", &message.to_string(), false, None)
+}
+
+fn transport_error(e: &TransportError) -> JsValue {
+    let code = match &e.kind {
+        TransportErrorKind::Offline => "offline".to_owned(),
+        TransportErrorKind::Timeout => "timeout".to_owned(),
+        TransportErrorKind::Unauthorized => "unauthorized".to_owned(),
+        TransportErrorKind::Quota => "quota".to_owned(),
+        TransportErrorKind::Rejected { code, .. } => code.clone(),
+        TransportErrorKind::Server { .. } => "server".to_owned(),
+        TransportErrorKind::Corrupt => "corrupt".to_owned(),
+    };
+    js_error(&code, &e.message, e.is_transient(), e.retry_after)
+}
+
+fn sync_error(e: &SyncError) -> JsValue {
+    match e {
+        SyncError::Transport(t) => transport_error(t),
+        SyncError::Store(s) => js_error("store", &s.to_string(), true, None),
+        SyncError::State(s) => js_error("state", &s.to_string(), false, None),
+    }
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|s| js_sys::JSON::parse(&s).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
+fn is_present(v: &JsValue) -> bool {
+    !(v.is_undefined() || v.is_null())
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Opens the client for one game: `{server, gameId, saveDirectory, deviceName?,
+    /// policy?, mount?, stateDb?}`. Loads a stored session; does not touch the network.
+    pub async fn open(options: JsValue) -> Result<Client, JsValue> {
+        let json = js_sys::JSON::stringify(&options)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| usage("options must be an object"))?;
+        let o: Options = serde_json::from_str(&json).map_err(usage)?;
+        let game = GameId::new(&o.game_id).map_err(|e| usage(format!("gameId: {e}")))?;
+        let save_directory =
+            SavePath::new(&o.save_directory).map_err(|e| usage(format!("saveDirectory: {e}")))?;
+        let mut config = EngineConfig::new(game);
+        if let Some(p) = &o.policy {
+            config.policy = p.parse::<ConflictPolicy>().map_err(usage)?;
+        }
+        let db = ClientDb::open(o.state_db.as_deref().unwrap_or("renpy-cloud"))
+            .await
+            .map_err(|e| js_error("store", &e, true, None))?;
+        let server = o.server.trim_end_matches('/');
+        let session_key = format!("session|{server}|{}", config.game);
+        let transport = FetchTransport::open(server, db.clone(), session_key)
+            .await
+            .map_err(usage)?;
+        Ok(Client {
+            inner: Rc::new(Inner {
+                config: RefCell::new(config),
+                transport,
+                db,
+                mount: o.mount.unwrap_or_else(|| RENPY_MOUNT.to_owned()),
+                save_directory,
+                device_name: o.device_name.unwrap_or_else(|| "Web browser".to_owned()),
+                busy: Cell::new(false),
+            }),
+        })
+    }
+
+    /// `{userId, username, deviceId}` of the signed-in account, or `null`.
+    pub fn account(&self) -> JsValue {
+        match self.inner.transport.session() {
+            Some(s) => to_js(&serde_json::json!({
+                "userId": s.user_id, "username": s.username, "deviceId": s.device_id,
+            })),
+            None => JsValue::NULL,
+        }
+    }
+
+    #[wasm_bindgen(js_name = signUp)]
+    pub async fn sign_up(&self, username: String, password: String) -> Result<JsValue, JsValue> {
+        self.credentials("/v1/auth/signup", username, password)
+            .await
+    }
+
+    #[wasm_bindgen(js_name = signIn)]
+    pub async fn sign_in(&self, username: String, password: String) -> Result<JsValue, JsValue> {
+        self.credentials("/v1/auth/login", username, password).await
+    }
+
+    async fn credentials(
+        &self,
+        path: &str,
+        username: String,
+        password: String,
+    ) -> Result<JsValue, JsValue> {
+        let body = Credentials {
+            username,
+            password,
+            device_name: self.inner.device_name.clone(),
+        };
+        let session: Session = self
+            .inner
+            .transport
+            .post_anonymous(path, &body)
+            .await
+            .map_err(|e| transport_error(&e))?;
+        self.adopt(session).await
+    }
+
+    /// Signs this browser in with a pairing code shown on another signed-in device.
+    pub async fn pair(&self, code: String) -> Result<JsValue, JsValue> {
+        let body = PairingClaim {
+            code: code.trim().to_owned(),
+            device_name: self.inner.device_name.clone(),
+        };
+        let session: Session = self
+            .inner
+            .transport
+            .post_anonymous("/v1/pairing/claim", &body)
+            .await
+            .map_err(|e| transport_error(&e))?;
+        self.adopt(session).await
+    }
+
+    async fn adopt(&self, session: Session) -> Result<JsValue, JsValue> {
+        self.inner
+            .transport
+            .set_session(Some(session))
+            .await
+            .map_err(|e| js_error("store", &e, true, None))?;
+        Ok(self.account())
+    }
+
+    /// A single-use code `{code, expires_at}` that signs another device into this account.
+    #[wasm_bindgen(js_name = createPairingCode)]
+    pub async fn create_pairing_code(&self) -> Result<JsValue, JsValue> {
+        let code: PairingCode = self
+            .inner
+            .transport
+            .call::<(), _>("POST", "/v1/pairing", None)
+            .await
+            .map_err(|e| transport_error(&e))?;
+        Ok(to_js(&code))
+    }
+
+    /// Revokes the session on the server (best effort) and forgets it here.
+    #[wasm_bindgen(js_name = signOut)]
+    pub async fn sign_out(&self) -> Result<(), JsValue> {
+        if let Some(s) = self.inner.transport.session() {
+            let body = RefreshRequest {
+                refresh_token: s.refresh_token,
+            };
+            let _ = self
+                .inner
+                .transport
+                .post_anonymous::<_, serde_json::Value>("/v1/auth/logout", &body)
+                .await;
+        }
+        self.inner
+            .transport
+            .set_session(None)
+            .await
+            .map_err(|e| js_error("store", &e, true, None))
+    }
+
+    /// Changes the conflict policy for the next syncs.
+    #[wasm_bindgen(js_name = setPolicy)]
+    pub fn set_policy(&self, policy: String) -> Result<(), JsValue> {
+        self.inner.config.borrow_mut().policy = policy.parse().map_err(usage)?;
+        Ok(())
+    }
+
+    /// One sync. `fs`: the running game's `FS`, or `null` before the game boots (IndexedDB
+    /// is then written directly). Resolves with the engine's report; the caller persists a
+    /// running game's changes (`FS.syncfs(false)`) and asks Ren'Py to rescan.
+    pub async fn sync(
+        &self,
+        fs: JsValue,
+        on_progress: Option<js_sys::Function>,
+    ) -> Result<JsValue, JsValue> {
+        self.sync_with(fs, on_progress, false).await
+    }
+
+    /// A sync whose small requests use `fetch` keepalive, so that what was sent completes
+    /// even if the tab closes (for `visibilitychange`/`pagehide`).
+    pub async fn flush(&self, fs: JsValue) -> Result<JsValue, JsValue> {
+        self.sync_with(fs, None, true).await
+    }
+
+    async fn sync_with(
+        &self,
+        fs: JsValue,
+        on_progress: Option<js_sys::Function>,
+        keepalive: bool,
+    ) -> Result<JsValue, JsValue> {
+        let _busy = self.enter()?;
+        let mut engine = self.engine(fs).await?;
+        self.inner.transport.set_keepalive(keepalive);
+        let mut progress = |p: &Progress| {
+            if let Some(f) = &on_progress {
+                let _ = f.call1(&JsValue::NULL, &to_js(p));
+            }
+        };
+        let result = engine.sync(&mut progress).await;
+        self.inner.transport.set_keepalive(false);
+        result.map(|r| to_js(&r)).map_err(|e| sync_error(&e))
+    }
+
+    /// What is known without the network: `{pending_uploads, cursor, pending_conflicts}`.
+    pub async fn status(&self, fs: JsValue) -> Result<JsValue, JsValue> {
+        let _busy = self.enter()?;
+        let mut engine = self.engine(fs).await?;
+        engine
+            .status()
+            .await
+            .map(|s| to_js(&s))
+            .map_err(|e| sync_error(&e))
+    }
+
+    /// Conflicts waiting for the player (policy `manual`).
+    pub async fn conflicts(&self) -> Result<JsValue, JsValue> {
+        let mut engine = self.engine(JsValue::NULL).await?;
+        engine
+            .pending_conflicts()
+            .await
+            .map(|c| to_js(&c))
+            .map_err(|e| sync_error(&e))
+    }
+
+    /// Records the player's decision (`keep-local`, `keep-remote`, `keep-both`); the next
+    /// sync applies it.
+    pub async fn resolve(&self, path: String, choice: String) -> Result<(), JsValue> {
+        let path = SavePath::new(&path).map_err(usage)?;
+        let choice: Resolution = choice.parse().map_err(usage)?;
+        let mut engine = self.engine(JsValue::NULL).await?;
+        engine
+            .resolve(&path, choice)
+            .await
+            .map_err(|e| sync_error(&e))
+    }
+
+    /// Every stored version of a file, newest first.
+    pub async fn history(&self, path: String) -> Result<JsValue, JsValue> {
+        let path = SavePath::new(&path).map_err(usage)?;
+        let mut engine = self.engine(JsValue::NULL).await?;
+        engine
+            .history(&path)
+            .await
+            .map(|h| to_js(&h))
+            .map_err(|e| sync_error(&e))
+    }
+
+    /// Makes an old version current again (as a new version) and syncs it here.
+    pub async fn restore(
+        &self,
+        fs: JsValue,
+        path: String,
+        version: f64,
+    ) -> Result<JsValue, JsValue> {
+        let path = SavePath::new(&path).map_err(usage)?;
+        let version = version as Version;
+        let _busy = self.enter()?;
+        let mut engine = self.engine(fs).await?;
+        engine
+            .restore(&path, version)
+            .await
+            .map(|r| to_js(&r))
+            .map_err(|e| sync_error(&e))
+    }
+
+    /// Publishes this browser's Ren'Py save-token keys and trusts the keys of the account's
+    /// other devices (appends `verifying-key` lines to `tokens/security_keys.txt`), so that
+    /// a synced `persistent` is accepted. Before boot (`fs` null) it writes IndexedDB
+    /// directly; while running, through `FS` (then persist with `FS.syncfs(false)`).
+    /// Resolves with `{published, added}`.
+    #[wasm_bindgen(js_name = exchangeKeys)]
+    pub async fn exchange_keys(&self, fs: JsValue) -> Result<JsValue, JsValue> {
+        let _busy = self.enter()?;
+        let session = self
+            .inner
+            .transport
+            .session()
+            .ok_or_else(|| js_error("unauthorized", "not signed in", false, None))?;
+        let key_file = SavePath::new(KEY_FILE).map_err(usage)?;
+        let before_boot = if is_present(&fs) {
+            None
+        } else {
+            Some(self.idbfs().await?)
+        };
+        let full = format!("{}/{KEY_FILE}", self.inner.mount);
+        // Our own keys, from the file as it is now.
+        let current = match &before_boot {
+            Some(store) => {
+                let mut seen = None;
+                store
+                    .update_text_file(&key_file, |t| {
+                        seen = t.map(str::to_owned);
+                        None
+                    })
+                    .await
+                    .map_err(|e| js_error("store", &e.to_string(), true, None))?;
+                seen
+            }
+            None => fs_text(&fs, &full)?,
+        };
+        let own = current
+            .as_deref()
+            .map(savetokens::own_public_keys)
+            .unwrap_or_default();
+        let path = format!("/v1/games/{}/device-keys", self.inner.config.borrow().game);
+        if !own.is_empty() {
+            let body = DeviceKeysRequest { keys: own.clone() };
+            self.inner
+                .transport
+                .call_empty("PUT", &path, Some(&body))
+                .await
+                .map_err(|e| transport_error(&e))?;
+        }
+        let all: DeviceKeysResponse = self
+            .inner
+            .transport
+            .call::<(), _>("GET", &path, None)
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let others = savetokens::other_devices_keys(&all, &session.device_id);
+        let before = current
+            .as_deref()
+            .map(savetokens::trusted_keys)
+            .unwrap_or_default();
+        let wrote = match &before_boot {
+            Some(store) => store
+                .update_text_file(&key_file, |t| {
+                    t.and_then(|t| savetokens::add_trusted(t, others.iter().copied()))
+                })
+                .await
+                .map_err(|e| js_error("store", &e.to_string(), true, None))?,
+            None => match current
+                .as_deref()
+                .and_then(|t| savetokens::add_trusted(t, others.iter().copied()))
+            {
+                Some(text) => {
+                    js::fs_write(&fs, &self.inner.mount, &full, text.as_bytes(), js::now_ms())
+                        .map_err(|e| js_error("store", &js::describe(&e), true, None))?;
+                    true
+                }
+                None => false,
+            },
+        };
+        let added = if wrote {
+            others.iter().filter(|k| !before.contains(**k)).count()
+        } else {
+            0
+        };
+        Ok(to_js(
+            &serde_json::json!({ "published": own.len(), "added": added }),
+        ))
+    }
+
+    fn enter(&self) -> Result<BusyGuard, JsValue> {
+        if self.inner.busy.replace(true) {
+            return Err(js_error("busy", "another sync is running", true, None));
+        }
+        Ok(BusyGuard(self.inner.clone()))
+    }
+
+    async fn idbfs(&self) -> Result<IdbfsStore, JsValue> {
+        IdbfsStore::open(
+            &self.inner.mount,
+            &self.inner.save_directory,
+            self.state_slot(),
+        )
+        .await
+        .map_err(|e| js_error("store", &e.to_string(), true, None))
+    }
+
+    fn state_slot(&self) -> StateSlot {
+        let user = self
+            .inner
+            .transport
+            .session()
+            .map(|s| s.user_id)
+            .unwrap_or_default();
+        StateSlot {
+            db: self.inner.db.clone(),
+            // The base belongs to one account's manifest on one server.
+            key: format!(
+                "state|{}|{user}|{}|{}",
+                self.inner.transport.server(),
+                self.inner.config.borrow().game,
+                self.inner.save_directory
+            ),
+        }
+    }
+
+    async fn engine(&self, fs: JsValue) -> Result<SyncEngine<GameFiles, FetchTransport>, JsValue> {
+        let files = if is_present(&fs) {
+            GameFiles::Running(FsStore::new(
+                fs,
+                &self.inner.mount,
+                &self.inner.save_directory,
+                self.state_slot(),
+            ))
+        } else {
+            GameFiles::BeforeBoot(self.idbfs().await?)
+        };
+        Ok(SyncEngine::new(
+            files,
+            self.inner.transport.clone(),
+            self.inner.config.borrow().clone(),
+        ))
+    }
+}
+
+/// A text file of the running game's FS, `None` when absent.
+fn fs_text(fs: &JsValue, full: &str) -> Result<Option<String>, JsValue> {
+    let st = js::fs_stat(fs, full).map_err(|e| js_error("store", &js::describe(&e), true, None))?;
+    if !is_present(&st) {
+        return Ok(None);
+    }
+    let bytes =
+        js::fs_read(fs, full).map_err(|e| js_error("store", &js::describe(&e), true, None))?;
+    Ok(Some(String::from_utf8_lossy(&bytes.to_vec()).into_owned()))
+}
