@@ -4,6 +4,8 @@
 //! Both traits speak only our own types. Every implementation must pass the conformance
 //! suite in `storage::conformance`.
 
+pub mod memory;
+
 use std::pin::Pin;
 
 use async_trait::async_trait;
