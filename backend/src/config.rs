@@ -168,6 +168,12 @@ pub struct Cli {
     /// Pairing-code lifetime in seconds.
     #[arg(long, default_value_t = Ttls::default().pairing.as_secs())]
     pub pairing_ttl_secs: u64,
+    /// Lifetime of signed upload URLs in seconds.
+    #[arg(long, default_value_t = Ttls::default().upload_url.as_secs())]
+    pub upload_url_ttl_secs: u64,
+    /// Lifetime of signed download URLs in seconds.
+    #[arg(long, default_value_t = Ttls::default().download_url.as_secs())]
+    pub download_url_ttl_secs: u64,
 }
 
 impl Cli {
@@ -203,7 +209,8 @@ impl Cli {
                 access: Duration::from_secs(self.access_ttl_secs.max(1)),
                 refresh: Duration::from_secs(self.refresh_ttl_secs.max(1)),
                 pairing: Duration::from_secs(self.pairing_ttl_secs.max(1)),
-                ..Ttls::default()
+                upload_url: Duration::from_secs(self.upload_url_ttl_secs.max(1)),
+                download_url: Duration::from_secs(self.download_url_ttl_secs.max(1)),
             },
             ..ApiConfig::new(&public_url)
         }

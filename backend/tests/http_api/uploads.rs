@@ -1,0 +1,70 @@
+//! Upload verification: bytes must match the declared SHA-256 and size, or nothing is stored.
+
+use sync_core::ContentHash;
+use sync_core::protocol::{BlobRef, ChangesRequest};
+
+use crate::common::{Server, put_op};
+
+#[test]
+fn mismatched_uploads_are_refused_and_store_nothing() {
+    let server = Server::start(&["--max-file-size", "1000"]);
+    let (alice, _) = server.client().signup("alice");
+    let bytes = b"the real save bytes";
+    let target = alice.upload_target("g", bytes);
+    let url = target.url.expect("upload URL");
+
+    // Same length, other content.
+    alice
+        .put_bytes(&url, b"the fake save bytes")
+        .expect_error(400, "hash_mismatch");
+    // Short and long bodies, with and without a content length.
+    alice
+        .put_bytes(&url, &bytes[..5])
+        .expect_error(400, "size_mismatch");
+    alice
+        .put_bytes(&url, &[&bytes[..], b"extra"].concat())
+        .expect_error(400, "size_mismatch");
+    alice
+        .put_chunked(&url, &bytes[..5])
+        .expect_error(400, "size_mismatch");
+    alice
+        .put_chunked(&url, &[&bytes[..], b"extra"].concat())
+        .expect_error(400, "size_mismatch");
+    alice
+        .put_chunked(&url, b"the fake save bytes")
+        .expect_error(400, "hash_mismatch");
+
+    // Nothing was stored: the blob is still missing and cannot be committed.
+    assert!(!alice.upload_target("g", bytes).present);
+    alice
+        .commit("g", vec![put_op("a.save", 0, bytes)])
+        .expect_error(400, "blob_missing");
+    assert!(alice.manifest("g").entries.is_empty());
+
+    // The right bytes, chunked, are accepted.
+    alice.put_chunked(&url, bytes).expect_status(204);
+    assert!(alice.upload_target("g", bytes).present);
+}
+
+#[test]
+fn oversize_files_are_refused_with_413() {
+    let server = Server::start(&["--max-file-size", "10"]);
+    let (alice, _) = server.client().signup("alice");
+    let big = b"eleven byte";
+    alice
+        .changes(
+            "g",
+            &ChangesRequest {
+                since: None,
+                uploads: vec![BlobRef {
+                    sha256: ContentHash::of(big),
+                    size: 11,
+                }],
+            },
+        )
+        .expect_error(413, "file_too_large");
+    alice
+        .commit("g", vec![put_op("a.save", 0, big)])
+        .expect_error(413, "file_too_large");
+    assert!(alice.manifest("g").entries.is_empty());
+}
