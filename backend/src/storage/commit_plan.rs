@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry as MapEntry;
 
 use sync_core::SavePath;
-use sync_core::ledger::{Decision, current_version, decide, entry_from_version, new_history_version};
+use sync_core::ledger::{
+    Decision, current_version, decide, entry_from_version, new_history_version,
+};
 use sync_core::protocol::{
     CommitAction, CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
 };
@@ -146,8 +148,14 @@ pub fn live_usage(entry: Option<&Entry>) -> Usage {
 pub fn replace_usage(usage: Usage, old: Option<&Entry>, new: Option<&Entry>) -> Usage {
     let (old, new) = (live_usage(old), live_usage(new));
     Usage {
-        bytes: usage.bytes.saturating_sub(old.bytes).saturating_add(new.bytes),
-        files: usage.files.saturating_sub(old.files).saturating_add(new.files),
+        bytes: usage
+            .bytes
+            .saturating_sub(old.bytes)
+            .saturating_add(new.bytes),
+        files: usage
+            .files
+            .saturating_sub(old.files)
+            .saturating_add(new.files),
     }
 }
 

@@ -28,15 +28,20 @@ impl PlannedStore {
     }
 
     fn commit(&mut self, ops: &[CommitOp], device: &str, now: UnixMillis) -> Vec<CommitOutcome> {
-        let plan = plan_commit(self.cursor, self.usage, ops, device, now, |p| Ok(self.state(p)))
-            .expect("planning from memory cannot fail");
+        let plan = plan_commit(self.cursor, self.usage, ops, device, now, |p| {
+            Ok(self.state(p))
+        })
+        .expect("planning from memory cannot fail");
         self.write(&plan);
         plan.outcomes
     }
 
     fn write(&mut self, plan: &CommitPlan) {
         for (path, v) in &plan.new_versions {
-            self.history.entry(path.clone()).or_default().push(v.clone());
+            self.history
+                .entry(path.clone())
+                .or_default()
+                .push(v.clone());
         }
         for (path, e) in &plan.changed_current {
             self.current.insert(path.clone(), e.clone());
@@ -117,9 +122,15 @@ fn plans_match_the_memory_ledger_on_random_batches() {
                 ops.push(random_op(&mut rng, &reference));
             }
             let device = if rng.below(2) == 0 { "d1" } else { "d2" };
-            let want: Vec<CommitOutcome> =
-                ops.iter().map(|op| reference.apply(op, device, step)).collect();
-            assert_eq!(planned.commit(&ops, device, step), want, "seed {seed} step {step}");
+            let want: Vec<CommitOutcome> = ops
+                .iter()
+                .map(|op| reference.apply(op, device, step))
+                .collect();
+            assert_eq!(
+                planned.commit(&ops, device, step),
+                want,
+                "seed {seed} step {step}"
+            );
             conflicts += want
                 .iter()
                 .filter(|o| matches!(o, CommitOutcome::Conflict { .. }))
@@ -130,10 +141,11 @@ fn plans_match_the_memory_ledger_on_random_batches() {
                 if let Some(old) = reference.history_of(&p).last().cloned() {
                     let want = reference.restore(&p, old.version, device, step);
                     let op = restore_op(&p, &old, planned.current.get(&p));
-                    let plan = plan_commit(planned.cursor, planned.usage, &[op], device, step, |q| {
-                        Ok(planned.state(q))
-                    })
-                    .expect("plan");
+                    let plan =
+                        plan_commit(planned.cursor, planned.usage, &[op], device, step, |q| {
+                            Ok(planned.state(q))
+                        })
+                        .expect("plan");
                     planned.write(&plan);
                     assert_eq!(restored_entry(&plan), want, "seed {seed} restore");
                     restores += 1;
@@ -143,15 +155,23 @@ fn plans_match_the_memory_ledger_on_random_batches() {
         assert_eq!(planned.cursor, reference.cursor);
         assert_eq!(planned.current, reference.current);
         for p in reference.history.keys() {
-            assert_eq!(planned.history_of(p), reference.history_of(p), "seed {seed}");
+            assert_eq!(
+                planned.history_of(p),
+                reference.history_of(p),
+                "seed {seed}"
+            );
         }
-        let live = reference.current.values().fold(Usage::default(), |u, e| {
-            replace_usage(u, None, Some(e))
-        });
+        let live = reference
+            .current
+            .values()
+            .fold(Usage::default(), |u, e| replace_usage(u, None, Some(e)));
         assert_eq!(planned.usage, live, "usage is tracked incrementally");
     }
     // The random walk really went through conflicts and restores.
-    assert!(conflicts > 100 && restores > 100, "{conflicts} conflicts, {restores} restores");
+    assert!(
+        conflicts > 100 && restores > 100,
+        "{conflicts} conflicts, {restores} restores"
+    );
 }
 
 #[test]
@@ -167,10 +187,17 @@ fn loads_each_path_once_and_sees_earlier_ops_of_the_batch() {
         },
     };
     let mut loads = 0;
-    let plan = plan_commit(0, Usage::default(), &[put(0, b"1"), put(1, b"22")], "d", 1, |_| {
-        loads += 1;
-        Ok(FileState::default())
-    })
+    let plan = plan_commit(
+        0,
+        Usage::default(),
+        &[put(0, b"1"), put(1, b"22")],
+        "d",
+        1,
+        |_| {
+            loads += 1;
+            Ok(FileState::default())
+        },
+    )
     .expect("plan");
     assert_eq!(loads, 1);
     assert_eq!(plan.cursor, 2);

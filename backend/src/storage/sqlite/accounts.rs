@@ -58,14 +58,19 @@ pub fn user_by_name(conn: &Connection, username: &str) -> StorageResult<Option<U
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE username_key = ?1"
     ))
-    .and_then(|mut s| s.query_row([username_key(username)], user_from_row).optional())
+    .and_then(|mut s| {
+        s.query_row([username_key(username)], user_from_row)
+            .optional()
+    })
     .map_err(db_err)
 }
 
 pub fn user_by_id(conn: &Connection, user_id: &str) -> StorageResult<Option<UserRecord>> {
-    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"))
-        .and_then(|mut s| s.query_row([user_id], user_from_row).optional())
-        .map_err(db_err)
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([user_id], user_from_row).optional())
+    .map_err(db_err)
 }
 
 const DEVICE_COLUMNS: &str = "device_id, user_id, name, created_at, last_seen_at";

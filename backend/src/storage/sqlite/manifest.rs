@@ -6,9 +6,13 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sync_core::SavePath;
-use sync_core::protocol::{CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version};
+use sync_core::protocol::{
+    CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
+};
 
-use super::rows::{ENTRY_COLUMNS, VERSION_COLUMNS, db_err, entry_from_row, meta_json, version_from_row};
+use super::rows::{
+    ENTRY_COLUMNS, VERSION_COLUMNS, db_err, entry_from_row, meta_json, version_from_row,
+};
 use crate::storage::commit_plan::{
     CommitPlan, FileState, check_quota, plan_commit, restore_op, restored_entry,
 };
@@ -36,7 +40,11 @@ fn scope_row(conn: &Connection, scope: &Scope) -> StorageResult<(Seq, Usage)> {
     Ok(row.unwrap_or_default())
 }
 
-fn current_entry(conn: &Connection, scope: &Scope, path: &SavePath) -> StorageResult<Option<Entry>> {
+fn current_entry(
+    conn: &Connection,
+    scope: &Scope,
+    path: &SavePath,
+) -> StorageResult<Option<Entry>> {
     conn.prepare_cached(&format!(
         "SELECT {ENTRY_COLUMNS} FROM files WHERE user_id = ?1 AND game = ?2 AND path = ?3"
     ))
@@ -57,9 +65,10 @@ fn file_state(conn: &Connection, scope: &Scope, path: &SavePath) -> StorageResul
              WHERE user_id = ?1 AND game = ?2 AND path = ?3",
         )
         .and_then(|mut s| {
-            s.query_row(params![scope.user_id, scope.game.as_str(), path.as_str()], |r| {
-                r.get(0)
-            })
+            s.query_row(
+                params![scope.user_id, scope.game.as_str(), path.as_str()],
+                |r| r.get(0),
+            )
         })
         .map_err(db_err)?;
     Ok(FileState {

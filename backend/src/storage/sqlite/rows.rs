@@ -73,7 +73,10 @@ pub const VERSION_COLUMNS: &str =
     "version, sha256, size, device_id, deleted, archived, mtime, committed_at, meta";
 
 /// A history version; `current` says whether it is the file's current version.
-pub fn version_from_row(row: &Row<'_>, current_version: Option<u64>) -> rusqlite::Result<HistoryVersion> {
+pub fn version_from_row(
+    row: &Row<'_>,
+    current_version: Option<u64>,
+) -> rusqlite::Result<HistoryVersion> {
     let version: u64 = row.get(0)?;
     Ok(HistoryVersion {
         version,

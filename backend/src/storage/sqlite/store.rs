@@ -16,17 +16,11 @@ use crate::storage::{
 #[async_trait]
 impl MetadataStore for SqliteMetadataStore {
     async fn health(&self) -> StorageResult<()> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(db_err)
-        })
-        .await?;
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await?;
         // The writer too: a health check must notice a wedged write lock.
-        self.write(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(db_err)
-        })
-        .await
+        self.write(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
     }
 
     async fn create_user(
