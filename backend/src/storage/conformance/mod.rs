@@ -9,7 +9,7 @@
 //! The expected behaviour is that of [`sync_core::ledger::MemoryLedger`], compared
 //! outcome by outcome where it applies.
 //!
-//! ```ignore
+//! ```text
 //! let dir = tempfile::tempdir()?;
 //! let n = std::sync::atomic::AtomicUsize::new(0);
 //! run_metadata_suite(|| async {
@@ -59,6 +59,9 @@ mod concurrency;
 mod fixtures;
 mod history;
 mod isolation;
+mod quota;
+#[cfg(test)]
+mod self_test;
 
 /// Longest a single check may run.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -115,7 +118,7 @@ impl SuiteReport {
     }
 }
 
-/// Names of the metadata checks, in run order.
+/// Names of the metadata checks, in run order (they do not depend on the store type).
 pub fn metadata_check_names() -> Vec<&'static str> {
     metadata_checks::<super::sqlite::SqliteMetadataStore>()
         .into_iter()
@@ -123,7 +126,7 @@ pub fn metadata_check_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// Names of the blob checks, in run order.
+/// Names of the blob checks, in run order (they do not depend on the store type).
 pub fn blob_check_names() -> Vec<&'static str> {
     blob_checks::<super::files::FileBlobStore>()
         .into_iter()
@@ -134,6 +137,7 @@ pub fn blob_check_names() -> Vec<&'static str> {
 fn metadata_checks<M: MetadataStore>() -> Vec<Check<M>> {
     let mut all = accounts::checks::<M>();
     all.extend(commits::checks::<M>());
+    all.extend(quota::checks::<M>());
     all.extend(history::checks::<M>());
     all.extend(isolation::checks::<M>());
     all.extend(concurrency::checks::<M>());
