@@ -1,9 +1,10 @@
 //! The embedded metadata store: one SQLite database file in WAL mode.
 //!
 //! SQLite calls block, so every call runs on tokio's blocking pool. Writes go through one
-//! writer connection behind a mutex (SQLite allows one writer at a time anyway, and
-//! serializing in-process avoids busy retries); reads use a few reader connections, which
-//! WAL lets run concurrently with each other and with the writer.
+//! writer connection (SQLite allows one writer at a time anyway, and serializing
+//! in-process avoids busy retries); reads use a few reader connections, which WAL lets run
+//! concurrently with each other and with the writer. Callers wait for a connection on an
+//! async mutex, so hundreds of waiting clients hold no blocking-pool threads.
 
 mod accounts;
 mod manifest;
@@ -12,10 +13,11 @@ pub mod schema;
 mod store;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use self::rows::db_err;
 use super::{StorageError, StorageResult};
@@ -31,27 +33,22 @@ pub struct SqliteMetadataStore {
 }
 
 struct Pool {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
+    readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
 }
 
-/// Locks a connection; a panic while it was held leaves the connection usable (an open
-/// transaction was rolled back when its guard dropped), so poisoning is ignored.
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    conn.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Pool {
-    fn reader(&self) -> MutexGuard<'_, Connection> {
+    /// A free reader if there is one, else the next one in turn once it is free.
+    async fn reader(&self) -> OwnedMutexGuard<Connection> {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let n = self.readers.len();
         for i in 0..n {
-            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+            if let Ok(guard) = Arc::clone(&self.readers[(start + i) % n]).try_lock_owned() {
                 return guard;
             }
         }
-        lock(&self.readers[start % n])
+        Arc::clone(&self.readers[start % n]).lock_owned().await
     }
 }
 
@@ -69,11 +66,11 @@ impl SqliteMetadataStore {
         schema::enable_wal(&writer)?;
         schema::migrate(&mut writer)?;
         let readers = (0..READERS)
-            .map(|_| open_reader(path).map(Mutex::new))
+            .map(|_| open_reader(path).map(|c| Arc::new(Mutex::new(c))))
             .collect::<StorageResult<Vec<_>>>()?;
         Ok(Self {
             pool: Arc::new(Pool {
-                writer: Mutex::new(writer),
+                writer: Arc::new(Mutex::new(writer)),
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -91,8 +88,8 @@ impl SqliteMetadataStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StorageResult<T> + Send + 'static,
     {
-        let pool = Arc::clone(&self.pool);
-        run_blocking(move || f(&mut pool.reader())).await
+        let mut conn = self.pool.reader().await;
+        run_blocking(move || f(&mut conn)).await
     }
 
     /// Runs `f` on the writer connection on the blocking pool.
@@ -101,8 +98,8 @@ impl SqliteMetadataStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StorageResult<T> + Send + 'static,
     {
-        let pool = Arc::clone(&self.pool);
-        run_blocking(move || f(&mut lock(&pool.writer))).await
+        let mut conn = Arc::clone(&self.pool.writer).lock_owned().await;
+        run_blocking(move || f(&mut conn)).await
     }
 }
 
