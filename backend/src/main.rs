@@ -8,6 +8,8 @@ use anyhow::Context;
 use backend::app::{AppState, app};
 use backend::config::{Cli, SECRET_ENV, load_or_create_secret};
 use backend::server::{serve, shutdown_signal};
+use backend::storage::files::FileBlobStore;
+use backend::storage::sqlite::SqliteMetadataStore;
 use backend::storage::{BlobStore, MetadataStore};
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -31,18 +33,17 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The stores under `data_dir`.
+/// Database file under the data dir (next to `blobs/` and `secret.key`).
+const METADATA_FILE: &str = "metadata.sqlite3";
+
+/// The embedded stores under `data_dir`: SQLite metadata and blob files.
 fn open_stores(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<(Arc<dyn MetadataStore>, Arc<dyn BlobStore>)> {
-    let _ = data_dir;
-    tracing::warn!(
-        "embedded storage not merged yet: using in-memory stores (data is lost on exit)"
-    );
-    Ok((
-        Arc::new(backend::storage::memory::MemoryMetadataStore::new()),
-        Arc::new(backend::storage::memory::MemoryBlobStore::new()),
-    ))
+    let meta = SqliteMetadataStore::open(&data_dir.join(METADATA_FILE))
+        .context("cannot open the metadata database")?;
+    let blobs = FileBlobStore::open(data_dir).context("cannot open the blob store")?;
+    Ok((Arc::new(meta), Arc::new(blobs)))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 //! [`sync_core::ledger::MemoryLedger`]; used by fast router tests.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -15,6 +15,8 @@ use sync_core::protocol::{
 };
 use sync_core::{ContentHash, SavePath};
 
+use super::commit_plan::check_quota;
+use super::ids::new_id;
 use super::{
     BlobStore, ByteStream, DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageError,
     StorageResult, Usage, UserRecord,
@@ -41,7 +43,6 @@ struct MetaState {
 #[derive(Default)]
 pub struct MemoryMetadataStore {
     state: Mutex<MetaState>,
-    next_id: AtomicU64,
     unavailable: AtomicBool,
 }
 
@@ -62,13 +63,6 @@ impl MemoryMetadataStore {
             ));
         }
         Ok(lock(&self.state))
-    }
-
-    fn new_id(&self, prefix: &str) -> String {
-        format!(
-            "{prefix}{}",
-            self.next_id.fetch_add(1, Ordering::SeqCst) + 1
-        )
     }
 }
 
@@ -95,7 +89,7 @@ impl MetadataStore for MemoryMetadataStore {
         password_hash: &str,
         now: UnixMillis,
     ) -> StorageResult<UserRecord> {
-        let user_id = self.new_id("u");
+        let user_id = new_id()?;
         let mut state = self.state()?;
         let folded = username.to_lowercase();
         if state.usernames.contains_key(&folded) {
@@ -134,7 +128,7 @@ impl MetadataStore for MemoryMetadataStore {
         now: UnixMillis,
     ) -> StorageResult<DeviceRecord> {
         let device = DeviceRecord {
-            device_id: self.new_id("d"),
+            device_id: new_id()?,
             user_id: user_id.to_owned(),
             name: name.to_owned(),
             created_at: now,
@@ -244,25 +238,14 @@ impl MetadataStore for MemoryMetadataStore {
         now: UnixMillis,
     ) -> StorageResult<(Seq, Vec<CommitOutcome>)> {
         let mut state = self.state()?;
-        // Apply to a copy, check the quota on the result, then publish it whole.
+        // Apply to a copy, check the quota on the result (the shared rule), then publish it.
         let mut ledger = state.ledgers.get(scope).cloned().unwrap_or_default();
         let outcomes: Vec<CommitOutcome> = ops
             .iter()
             .map(|op| ledger.apply(op, device_id, now))
             .collect();
-        let usage = usage_of(&ledger);
-        if usage.bytes > quota.max_bytes {
-            return Err(StorageError::QuotaExceeded(format!(
-                "{} bytes of {} allowed",
-                usage.bytes, quota.max_bytes
-            )));
-        }
-        if usage.files > quota.max_files {
-            return Err(StorageError::QuotaExceeded(format!(
-                "{} files of {} allowed",
-                usage.files, quota.max_files
-            )));
-        }
+        let before = state.ledgers.get(scope).map(usage_of).unwrap_or_default();
+        check_quota(before, usage_of(&ledger), quota)?;
         let cursor = ledger.cursor;
         state.ledgers.insert(scope.clone(), ledger);
         Ok((cursor, outcomes))
