@@ -61,6 +61,35 @@ fn unknown_routes_and_methods_answer_json_errors() {
 }
 
 #[test]
+fn accounts_saves_and_sessions_survive_a_restart() {
+    let server = Server::start(&[]);
+    let (alice, tokens) = server.client().signup("alice");
+    alice.put_file("g", "1-1-LT1.save", 0, b"saved before the restart");
+    let before = alice.manifest("g");
+    let secret = server.data_dir.path().join("secret.key");
+    let mode = std::fs::metadata(&secret)
+        .expect("secret.key")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+
+    let server = server.restart(&[]);
+    // The access token is still valid (same secret), the manifest and blobs are still there.
+    let alice = server.client().with_token(&tokens.access_token);
+    assert_eq!(alice.manifest("g"), before);
+    let changes: sync_core::protocol::ChangesResponse =
+        alice.changes("g", &Default::default()).json();
+    let url = changes.downloads.values().next().expect("download URL");
+    assert_eq!(server.client().get(url).body, b"saved before the restart");
+    server
+        .client()
+        .login("alice", "correct horse")
+        .expect_status(200);
+}
+
+#[test]
 fn sigterm_shuts_the_server_down_cleanly() {
     let mut server = Server::start(&[]);
     server.client().get("/v1/health").expect_status(200);

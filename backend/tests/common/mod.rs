@@ -5,6 +5,8 @@
     reason = "each test file uses a different part of the harness"
 )]
 
+pub mod inproc;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -30,7 +32,19 @@ pub struct Server {
 impl Server {
     /// Starts the binary on a free loopback port with `extra` flags.
     pub fn start(extra: &[&str]) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp data dir");
+        Self::start_in(tempfile::tempdir().expect("temp data dir"), extra)
+    }
+
+    /// Stops this server and starts a new one on the same data dir (on another port).
+    pub fn restart(mut self, extra: &[&str]) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data_dir = tempfile::tempdir().expect("placeholder dir");
+        let data_dir = std::mem::replace(&mut self.data_dir, data_dir);
+        Self::start_in(data_dir, extra)
+    }
+
+    fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_renpy-cloud-server"))
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
