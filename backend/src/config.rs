@@ -112,7 +112,13 @@ impl ApiConfig {
 
 /// `renpy-cloud-server`: the renpy-cloud save-sync API with embedded storage.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "renpy-cloud-server", version, about)]
+#[command(
+    name = "renpy-cloud-server",
+    version,
+    about,
+    after_help = "Access tokens and blob URLs are signed with RENPY_CLOUD_SECRET (at least 32 bytes) \
+                  or, when it is unset, a secret generated once into <data-dir>/secret.key (mode 0600)."
+)]
 pub struct Cli {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "RENPY_CLOUD_BIND", default_value = "127.0.0.1:8787")]
@@ -139,40 +145,48 @@ pub struct Cli {
     #[arg(long, env = "RENPY_CLOUD_TRUST_PROXY")]
     pub trust_proxy: bool,
     /// Quota: bytes of current files per user and game.
-    #[arg(long, default_value_t = Limits::default().max_game_bytes)]
+    #[arg(long, env = "RENPY_CLOUD_MAX_GAME_BYTES", default_value_t = Limits::default().max_game_bytes)]
     pub max_game_bytes: u64,
     /// Quota: current files per user and game.
-    #[arg(long, default_value_t = Limits::default().max_game_files)]
+    #[arg(long, env = "RENPY_CLOUD_MAX_GAME_FILES", default_value_t = Limits::default().max_game_files)]
     pub max_game_files: u64,
     /// Largest single file (blob) in bytes.
-    #[arg(long, default_value_t = Limits::default().max_file_size)]
+    #[arg(long, env = "RENPY_CLOUD_MAX_FILE_SIZE", default_value_t = Limits::default().max_file_size)]
     pub max_file_size: u64,
     /// Requests per second per user (sustained).
-    #[arg(long, default_value_t = Rates::default().per_user.per_second)]
+    #[arg(long, env = "RENPY_CLOUD_RATE_LIMIT", default_value_t = Rates::default().per_user.per_second)]
     pub rate_limit: f64,
     /// Requests per user allowed in a burst.
-    #[arg(long, default_value_t = Rates::default().per_user.burst)]
+    #[arg(long, env = "RENPY_CLOUD_RATE_BURST", default_value_t = Rates::default().per_user.burst)]
     pub rate_burst: u32,
     /// Failed logins per minute per username and IP.
-    #[arg(long, default_value_t = 10)]
+    #[arg(
+        long,
+        env = "RENPY_CLOUD_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 10
+    )]
     pub login_attempts_per_minute: u32,
     /// Pairing-code claims per minute per IP.
-    #[arg(long, default_value_t = 10)]
+    #[arg(
+        long,
+        env = "RENPY_CLOUD_PAIRING_CLAIMS_PER_MINUTE",
+        default_value_t = 10
+    )]
     pub pairing_claims_per_minute: u32,
     /// Access-token lifetime in seconds.
-    #[arg(long, default_value_t = Ttls::default().access.as_secs())]
+    #[arg(long, env = "RENPY_CLOUD_ACCESS_TTL_SECS", default_value_t = Ttls::default().access.as_secs())]
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime in seconds.
-    #[arg(long, default_value_t = Ttls::default().refresh.as_secs())]
+    #[arg(long, env = "RENPY_CLOUD_REFRESH_TTL_SECS", default_value_t = Ttls::default().refresh.as_secs())]
     pub refresh_ttl_secs: u64,
     /// Pairing-code lifetime in seconds.
-    #[arg(long, default_value_t = Ttls::default().pairing.as_secs())]
+    #[arg(long, env = "RENPY_CLOUD_PAIRING_TTL_SECS", default_value_t = Ttls::default().pairing.as_secs())]
     pub pairing_ttl_secs: u64,
     /// Lifetime of signed upload URLs in seconds.
-    #[arg(long, default_value_t = Ttls::default().upload_url.as_secs())]
+    #[arg(long, env = "RENPY_CLOUD_UPLOAD_URL_TTL_SECS", default_value_t = Ttls::default().upload_url.as_secs())]
     pub upload_url_ttl_secs: u64,
     /// Lifetime of signed download URLs in seconds.
-    #[arg(long, default_value_t = Ttls::default().download_url.as_secs())]
+    #[arg(long, env = "RENPY_CLOUD_DOWNLOAD_URL_TTL_SECS", default_value_t = Ttls::default().download_url.as_secs())]
     pub download_url_ttl_secs: u64,
 }
 

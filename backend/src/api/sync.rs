@@ -1,6 +1,6 @@
 //! The sync endpoints of one game: changes, commit, manifest, download URLs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, btree_map};
 
 use axum::Json;
 use axum::extract::State;
@@ -48,9 +48,8 @@ async fn entry_downloads<'a>(
     let now = now_millis();
     let mut out = BTreeMap::new();
     for entry in entries.into_iter().filter(|e| !e.deleted) {
-        if !out.contains_key(&entry.sha256) {
-            let url = download_url(state, scope, entry.sha256, entry.size, now).await?;
-            out.insert(entry.sha256, url);
+        if let btree_map::Entry::Vacant(slot) = out.entry(entry.sha256) {
+            slot.insert(download_url(state, scope, entry.sha256, entry.size, now).await?);
         }
     }
     Ok(out)

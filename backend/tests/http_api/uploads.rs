@@ -68,3 +68,27 @@ fn oversize_files_are_refused_with_413() {
         .expect_error(413, "file_too_large");
     assert!(alice.manifest("g").entries.is_empty());
 }
+
+#[test]
+fn large_blobs_stream_in_and_out() {
+    // Larger than the 1 MiB JSON body limit, which must not apply to blob uploads.
+    let server = Server::start(&[]);
+    let (alice, _) = server.client().signup("alice");
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 17)
+        .map(|i: u32| (i % 251) as u8)
+        .collect();
+    let target = alice.upload_target("g", &big);
+    let url = target.url.expect("upload URL");
+    alice.put_chunked(&url, &big).expect_status(204);
+    alice
+        .commit("g", vec![put_op("big.save", 0, &big)])
+        .expect_status(200);
+    let changes: sync_core::protocol::ChangesResponse =
+        alice.changes("g", &ChangesRequest::default()).json();
+    let got = server
+        .client()
+        .get(&changes.downloads[&ContentHash::of(&big)]);
+    got.expect_status(200);
+    assert_eq!(got.body.len(), big.len());
+    assert!(got.body == big, "downloaded bytes differ");
+}
