@@ -246,6 +246,15 @@ impl Client {
         Self::finish(self.auth(self.agent.post(self.url(path))).send_json(body))
     }
 
+    /// POST JSON with extra headers.
+    pub fn post_with<T: Serialize>(&self, path: &str, headers: &[(&str, &str)], body: &T) -> Resp {
+        let mut req = self.auth(self.agent.post(self.url(path)));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::finish(req.send_json(body))
+    }
+
     /// POST with a raw body and content type (for malformed input).
     pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Resp {
         Self::finish(

@@ -91,3 +91,20 @@ fn claims_are_rate_limited_per_ip() {
         .expect("seconds");
     assert!((1..=60).contains(&retry), "{retry}");
 }
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_ip_is_limited() {
+    let server = Server::start(&["--pairing-claims-per-minute", "1", "--trust-proxy"]);
+    let anon = server.client();
+    let claim = |ip: &str| {
+        anon.post_with(
+            "/v1/pairing/claim",
+            &[("x-forwarded-for", &format!("203.0.113.9, {ip}"))],
+            &json!({"code": "WRNG-CODE", "device_name": "guess"}),
+        )
+    };
+    claim("198.51.100.1").expect_error(401, "invalid_pairing_code");
+    claim("198.51.100.1").expect_error(429, "rate_limited");
+    // The last hop is the one the proxy saw; another client has its own budget.
+    claim("198.51.100.2").expect_error(401, "invalid_pairing_code");
+}
