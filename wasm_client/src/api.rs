@@ -59,6 +59,8 @@ struct Inner {
     device_name: String,
     /// A sync, restore or key exchange is running (they must not overlap).
     busy: Cell<bool>,
+    /// The game's boot-time load has started: IndexedDB must no longer be written.
+    booted: Rc<Cell<bool>>,
 }
 
 /// Clears the busy flag when an operation ends, however it ends.
@@ -152,6 +154,7 @@ impl Client {
                 save_directory,
                 device_name: o.device_name.unwrap_or_else(|| "Web browser".to_owned()),
                 busy: Cell::new(false),
+                booted: Rc::new(Cell::new(false)),
             }),
         })
     }
@@ -251,6 +254,14 @@ impl Client {
             .set_session(None)
             .await
             .map_err(|e| js_error("store", &e, true, None))
+    }
+
+    /// Tells the client that the game's boot-time `FS.syncfs(true)` is starting. Call it in
+    /// the same turn as that call: IndexedDB writes already under way finish before the
+    /// game's load reads, and later ones are refused (use `sync(FS)` from then on).
+    #[wasm_bindgen(js_name = bootStarted)]
+    pub fn boot_started(&self) {
+        self.inner.booted.set(true);
     }
 
     /// Changes the conflict policy for the next syncs.
@@ -454,10 +465,19 @@ impl Client {
     }
 
     async fn idbfs(&self) -> Result<IdbfsStore, JsValue> {
+        if self.inner.booted.get() {
+            return Err(js_error(
+                "booted",
+                "the game has booted: pass its FS",
+                false,
+                None,
+            ));
+        }
         IdbfsStore::open(
             &self.inner.mount,
             &self.inner.save_directory,
             self.state_slot(),
+            self.inner.booted.clone(),
         )
         .await
         .map_err(|e| js_error("store", &e.to_string(), true, None))

@@ -13,6 +13,9 @@
 //! same origin share this database), plus, through [`IdbfsStore::update_text_file`], the
 //! shared save-token file.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{ArrayBuffer, Date, Object, Uint8Array};
 use sync_core::SavePath;
 use sync_core::protocol::UnixMillis;
@@ -129,6 +132,11 @@ pub struct IdbfsStore {
     /// `<mount>/<save_directory>`: every key this store reads or writes starts with it.
     root: String,
     state: StateSlot,
+    /// Set when the game's boot-time `FS.syncfs(true)` starts: from then on a direct write
+    /// would be wiped by the game's next syncfs (and then look like a local deletion), so
+    /// every write fails. Checked in the same turn as the write's transaction is created;
+    /// IndexedDB runs the game's later load transaction after ours.
+    booted: Rc<Cell<bool>>,
 }
 
 impl IdbfsStore {
@@ -138,6 +146,7 @@ impl IdbfsStore {
         mount: &str,
         save_directory: &SavePath,
         state: StateSlot,
+        booted: Rc<Cell<bool>>,
     ) -> Result<Self, StoreError> {
         let db = js::open_db(mount, DB_VERSION, "idbfs")
             .await
@@ -147,12 +156,22 @@ impl IdbfsStore {
             mount: mount.to_owned(),
             root: format!("{mount}/{save_directory}"),
             state,
+            booted,
         })
     }
 
     /// The IDBFS key of a file of this game.
     pub fn key(&self, path: &SavePath) -> String {
         format!("{}/{path}", self.root)
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.booted.get() {
+            return Err(StoreError::io(
+                "the game has booted: its files change only through FS now",
+            ));
+        }
+        Ok(())
     }
 
     fn store(
@@ -174,6 +193,7 @@ impl IdbfsStore {
         update: impl FnOnce(Option<&str>) -> Option<String>,
     ) -> Result<bool, StoreError> {
         let key = format!("{}/{relative}", self.mount);
+        self.writable()?;
         let run = async {
             let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
             let current = js::request(store.get(&JsValue::from_str(&key))).await?;
@@ -321,6 +341,7 @@ impl SaveStore for IdbfsStore {
     ) -> Result<(), StoreError> {
         let key = self.key(path);
         let now = js::now_ms() as UnixMillis;
+        self.writable()?;
         let run = async {
             let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
             let current = js::request(store.get(&JsValue::from_str(&key))).await?;
@@ -342,6 +363,7 @@ impl SaveStore for IdbfsStore {
 
     async fn delete(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
         let key = self.key(path);
+        self.writable()?;
         let run = async {
             let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
             let current = js::request(store.get(&JsValue::from_str(&key))).await?;

@@ -4,6 +4,9 @@
 //! not with the store's own code.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{Array, Date, Int8Array, Object, Uint8Array};
 use sync_core::SavePath;
 use sync_core::store::{Expect, SaveStore, StoreErrorKind};
@@ -87,6 +90,7 @@ async fn wait(p: js_sys::Promise) -> JsValue {
 struct Fixture {
     mount: String,
     store: IdbfsStore,
+    booted: Rc<Cell<bool>>,
 }
 
 async fn fixture(save_dir: &str) -> Fixture {
@@ -96,10 +100,15 @@ async fn fixture(save_dir: &str) -> Fixture {
         db,
         key: "state".into(),
     };
-    let store = IdbfsStore::open(&mount, &path(save_dir), state)
+    let booted = Rc::new(Cell::new(false));
+    let store = IdbfsStore::open(&mount, &path(save_dir), state, booted.clone())
         .await
         .expect("open IDBFS");
-    Fixture { mount, store }
+    Fixture {
+        mount,
+        store,
+        booted,
+    }
 }
 
 fn file_value(contents: &JsValue, mtime: f64, timestamp_as_date: bool) -> JsValue {
@@ -378,4 +387,26 @@ async fn updating_the_token_file_creates_its_folder_record() {
         .await
         .expect("read");
     assert!(!unchanged);
+}
+
+#[wasm_bindgen_test]
+async fn once_the_game_boots_direct_writes_are_refused() {
+    let f = fixture("Game-1").await;
+    f.store
+        .write(&path("a.save"), b"1", Some(1), Expect::Absent)
+        .await
+        .expect("write before boot");
+    f.booted.set(true);
+    let e = f
+        .store
+        .write(&path("b.save"), b"2", Some(2), Expect::Absent)
+        .await
+        .expect_err("after boot");
+    assert_eq!(e.kind, StoreErrorKind::Io);
+    f.store
+        .delete(&path("a.save"), Expect::Any)
+        .await
+        .expect_err("after boot");
+    // Reading still works (a status check may run late).
+    assert_eq!(f.store.list().await.expect("list").len(), 1);
 }
