@@ -134,9 +134,12 @@ function mountStarted(FS) {
   }
 }
 
+/** Longest wait for one FS.syncfs(false): a broken IDBFS may never call back. */
+const SYNCFS_TIMEOUT_MS = 30000;
+
 /** Runs `fn` on the FS chain so that no two FS.syncfs(false) overlap. */
 function onFsChain(fn) {
-  const run = fsChain.then(fn);
+  const run = fsChain.then(() => withTimeout(fn(), SYNCFS_TIMEOUT_MS));
   fsChain = run.catch(() => {});
   return run;
 }
@@ -208,11 +211,19 @@ function attach() {
   const M = (globalThis.Module = globalThis.Module || {});
   if (!M.preRun) M.preRun = [];
   if (!Array.isArray(M.preRun)) M.preRun = [M.preRun];
-  M.preRun.unshift(() => {
+  const hook = () => {
     const fs = findFS();
-    if (fs && !mountStarted(fs)) wrap(fs);
-    else if (fs) lateAttach(fs);
-  });
+    if (fs && !isWrapped(fs) && !mountStarted(fs)) wrap(fs);
+    else if (fs && !isWrapped(fs)) lateAttach(fs);
+  };
+  // Emscripten 3.1.x runs Module.preRun last-to-first (addOnPreRun unshifts), other
+  // versions first-to-last: at both ends, ours runs before Ren'Py's initFs either way.
+  M.preRun.unshift(hook);
+  M.preRun.push(hook);
+}
+
+function isWrapped(fs) {
+  return !!fs.__renpyCloud;
 }
 
 /** We came too late to seed IndexedDB: wait for the game to run, then sync through FS. */
