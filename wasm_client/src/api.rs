@@ -408,19 +408,18 @@ impl Client {
             .as_deref()
             .map(savetokens::own_public_keys)
             .unwrap_or_default();
-        let path = format!("/v1/games/{}/device-keys", self.inner.config.borrow().game);
         if !own.is_empty() {
             let body = DeviceKeysRequest { keys: own.clone() };
             self.inner
                 .transport
-                .call_empty("PUT", &path, Some(&body))
+                .call_empty("PUT", "/v1/device-keys", Some(&body))
                 .await
                 .map_err(|e| transport_error(&e))?;
         }
         let all: DeviceKeysResponse = self
             .inner
             .transport
-            .call::<(), _>("GET", &path, None)
+            .call::<(), _>("GET", "/v1/devices", None)
             .await
             .map_err(|e| transport_error(&e))?;
         let others = savetokens::other_devices_keys(&all, &session.device_id);

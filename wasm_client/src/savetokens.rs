@@ -12,27 +12,28 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use sync_core::protocol::UnixMillis;
 
 /// Path of the key file relative to the IDBFS mount (shared by all games of an origin).
 pub const KEY_FILE: &str = "tokens/security_keys.txt";
 
-/// `PUT /v1/games/{game}/device-keys`: this device's public save-token keys (replaces the
-/// set stored for the calling device).
+/// `PUT /v1/device-keys`: this device's public save-token keys (replaces the set stored for
+/// the calling device). Keys belong to a browser, not a game: Ren'Py keeps one key file
+/// per origin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceKeysRequest {
     pub keys: Vec<String>,
 }
 
-/// One device's published keys.
+/// The part of one `GET /v1/devices` entry this module needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceKeys {
     pub device_id: String,
-    pub keys: Vec<String>,
-    pub updated_at: UnixMillis,
+    /// The device's published save-token keys (absent on servers without key exchange).
+    #[serde(default)]
+    pub renpy_keys: Vec<String>,
 }
 
-/// Answer to `GET /v1/games/{game}/device-keys`: every device of the user.
+/// The part of `GET /v1/devices` this module needs: every device of the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceKeysResponse {
     pub devices: Vec<DeviceKeys>,
@@ -111,7 +112,7 @@ pub fn other_devices_keys<'a>(resp: &'a DeviceKeysResponse, own_device: &str) ->
     resp.devices
         .iter()
         .filter(|d| d.device_id != own_device)
-        .flat_map(|d| d.keys.iter().map(String::as_str))
+        .flat_map(|d| d.renpy_keys.iter().map(String::as_str))
         .collect()
 }
 
@@ -170,16 +171,29 @@ mod tests {
             devices: vec![
                 DeviceKeys {
                     device_id: "me".into(),
-                    keys: vec![OWN.into()],
-                    updated_at: 1,
+                    renpy_keys: vec![OWN.into()],
                 },
                 DeviceKeys {
                     device_id: "them".into(),
-                    keys: vec![OTHER.into()],
-                    updated_at: 2,
+                    renpy_keys: vec![OTHER.into()],
                 },
             ],
         };
         assert_eq!(other_devices_keys(&resp, "me"), vec![OTHER]);
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    #[test]
+    fn devices_answers_parse_with_and_without_keys() {
+        let raw = r#"{"devices":[
+            {"device_id":"a","name":"x","created_at":1,"last_seen_at":null,"renpy_keys":["K"]},
+            {"device_id":"b","name":"y","created_at":2,"last_seen_at":3}]}"#;
+        let parsed: DeviceKeysResponse = serde_json::from_str(raw).expect("parses");
+        assert_eq!(parsed.devices[0].renpy_keys, vec!["K".to_owned()]);
+        assert!(parsed.devices[1].renpy_keys.is_empty());
     }
 }
