@@ -6,8 +6,9 @@ import { after, before, test } from "node:test";
 import { MOUNT, idb, setUp, signIn } from "./support.mjs";
 
 const KEY_FILE = `${MOUNT}/tokens/security_keys.txt`;
-const PUB_A = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEbrowserA+/=";
-const PUB_B = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEbrowserB+/=";
+// Base64 of 91 bytes, the size of a DER P-256 public key (the server checks both).
+const PUB_A = Buffer.alloc(91, 0xa1).toString("base64");
+const PUB_B = Buffer.alloc(91, 0xb2).toString("base64");
 
 let t;
 let supported = false;
