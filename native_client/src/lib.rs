@@ -6,3 +6,4 @@ pub mod fs_store;
 pub mod http;
 pub mod profile;
 pub mod session;
+pub mod cli;

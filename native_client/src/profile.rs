@@ -110,7 +110,9 @@ impl Profile {
     /// Where the engine keeps its state for this server, game and save folder:
     /// `<profile>.d/state-<first 16 hex of sha256(server, game, canonical folder)>.json`.
     pub fn state_file(&self, server: &str, game: &GameId, save_dir: &Path) -> PathBuf {
-        let canonical = fs::canonicalize(save_dir).unwrap_or_else(|_| save_dir.to_path_buf());
+        let canonical = fs::canonicalize(save_dir)
+            .or_else(|_| std::path::absolute(save_dir))
+            .unwrap_or_else(|_| save_dir.to_path_buf());
         let key = format!(
             "{}\n{}\n{}",
             normalize_server(server),
