@@ -32,3 +32,13 @@ pub struct SaveMeta {
     #[serde(default)]
     pub has_screenshot: bool,
 }
+
+/// Temporary (replaced on branch `meta`).
+pub fn read_save_meta(_bytes: &[u8]) -> Result<SaveMeta, String> {
+    Err("unimplemented".into())
+}
+
+/// A path that names a Ren'Py save slot.
+pub fn is_save_file(path: &crate::path::SavePath) -> bool {
+    path.as_str().ends_with(".save")
+}
