@@ -2,8 +2,8 @@
 //! [`http::HttpTransport`], the [`profile::Profile`] of signed-in sessions, and the
 //! `renpy-cloud` command line ([`cli`]).
 
+pub mod cli;
 pub mod fs_store;
 pub mod http;
 pub mod profile;
 pub mod session;
-pub mod cli;

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use futures::executor::block_on;
 use native_client::fs_store::{FsSaveStore, TEMP_MARKER, mtime_millis};
 use sync_core::SavePath;
+use sync_core::rules::SyncRules;
 use sync_core::store::{Expect, SaveStore, StoreErrorKind};
 
 fn path(raw: &str) -> SavePath {
@@ -228,4 +229,23 @@ fn a_missing_save_folder_is_an_error_not_an_empty_folder() {
     let store = FsSaveStore::new(root.path().join("unmounted"), root.path().join("s.json"));
     let err = block_on(store.list()).expect_err("missing folder");
     assert_eq!(err.kind, StoreErrorKind::NotFound);
+}
+
+#[test]
+fn temp_file_names_never_match_the_default_sync_rules() {
+    let rules = SyncRules::renpy_default();
+    for target in ["1-1-LT1.save", "persistent", "auto-3-LT1.save"] {
+        let temp = format!(".{target}{TEMP_MARKER}00ff00ff00ff00ff");
+        assert!(rules.is_synced(&path(target)), "{target} itself syncs");
+        assert!(!rules.is_synced(&path(&temp)), "{temp} must never sync");
+    }
+    // And a real write leaves nothing but the target behind.
+    let root = tempfile::tempdir().expect("tempdir");
+    let store = store_in(root.path());
+    block_on(store.write(&path("1-1-LT1.save"), b"x", None, Expect::Any)).expect("write");
+    let entries: Vec<_> = fs::read_dir(store.save_dir())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(entries, ["1-1-LT1.save"]);
 }

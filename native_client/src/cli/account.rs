@@ -62,7 +62,11 @@ pub fn devices(ctx: &Context) -> Result<Outcome, CliError> {
         .devices
         .iter()
         .map(|d| {
-            let this = if d.device_id == own { " (this device)" } else { "" };
+            let this = if d.device_id == own {
+                " (this device)"
+            } else {
+                ""
+            };
             let seen = d
                 .last_seen_at
                 .map(|t| format!(", last seen {}", format_utc(t)))
@@ -88,7 +92,13 @@ pub fn logout(ctx: &Context) -> Result<Outcome, CliError> {
     ctx.profile.set_session(&ctx.server, None)?;
     result.map_err(|e| {
         let e = CliError::from(e);
-        CliError::new(&e.code, format!("signed out locally, but the server did not confirm: {}", e.message))
+        CliError::new(
+            &e.code,
+            format!(
+                "signed out locally, but the server did not confirm: {}",
+                e.message
+            ),
+        )
     })?;
     Ok(Outcome::new(
         json!({"signed_out": true, "server": ctx.server}),

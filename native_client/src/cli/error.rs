@@ -46,9 +46,14 @@ impl From<TransportError> for CliError {
         };
         let mut message = match &e.kind {
             TransportErrorKind::Offline => format!("cannot reach the server: {}", e.message),
-            TransportErrorKind::Timeout => format!("the server did not answer in time: {}", e.message),
+            TransportErrorKind::Timeout => {
+                format!("the server did not answer in time: {}", e.message)
+            }
             TransportErrorKind::Unauthorized => {
-                format!("not signed in or session expired; run login or pair: {}", e.message)
+                format!(
+                    "not signed in or session expired; run login or pair: {}",
+                    e.message
+                )
             }
             _ => e.message.clone(),
         };

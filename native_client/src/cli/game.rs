@@ -105,7 +105,12 @@ pub fn restore(
     )
 }
 
-pub fn resolve(ctx: &Context, args: &GameArgs, file: &str, keep: Keep) -> Result<Outcome, CliError> {
+pub fn resolve(
+    ctx: &Context,
+    args: &GameArgs,
+    file: &str,
+    keep: Keep,
+) -> Result<Outcome, CliError> {
     let path = save_path(file)?;
     let (choice, label) = match keep {
         Keep::Local => (Resolution::KeepLocal, "this device's version"),
@@ -184,15 +189,10 @@ fn open_engine(
         }
     }
     let store = FsSaveStore::new(args.dir.clone(), state_file);
-    Ok(SyncEngine::new(
-        store,
-        transport,
-        EngineConfig {
-            game,
-            rules,
-            policy,
-        },
-    ))
+    let mut config = EngineConfig::new(game);
+    config.rules = rules;
+    config.policy = policy;
+    Ok(SyncEngine::new(store, transport, config))
 }
 
 fn save_path(file: &str) -> Result<SavePath, CliError> {

@@ -128,9 +128,10 @@ impl Context {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<Outcome, CliError> {
-    let server = cli.server.as_deref().map(normalize_server).ok_or_else(|| {
-        CliError::usage("no server: pass --server URL or set RENPY_CLOUD_SERVER")
-    })?;
+    let server =
+        cli.server.as_deref().map(normalize_server).ok_or_else(|| {
+            CliError::usage("no server: pass --server URL or set RENPY_CLOUD_SERVER")
+        })?;
     let device_name = cli
         .device_name
         .clone()
@@ -161,7 +162,10 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
 }
 
 fn default_device_name() -> String {
-    let host = gethostname::gethostname().to_string_lossy().trim().to_owned();
+    let host = gethostname::gethostname()
+        .to_string_lossy()
+        .trim()
+        .to_owned();
     if host.is_empty() {
         "renpy-cloud device".into()
     } else {

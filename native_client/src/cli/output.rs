@@ -175,9 +175,9 @@ impl ProgressDisplay {
         }
         let bar = self.bar.get_or_insert_with(|| {
             let bar = ProgressBar::new(progress.bytes_total);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg:12} [{bar:30}] {bytes}/{total_bytes} ({eta})",
-            ) {
+            if let Ok(style) =
+                ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
