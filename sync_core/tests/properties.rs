@@ -24,11 +24,13 @@ enum Op {
         dev: usize,
         slot: u8,
     },
-    /// `dev` syncs; optionally request `n` fails, or the `n`-th local write fails.
+    /// `dev` syncs; optionally request `n` fails, or the `n`-th local write fails, or the
+    /// game saves slot `race` between the engine's scan and its first local write.
     Sync {
         dev: usize,
         net_fault: Option<(u32, bool)>,
         disk_fault: Option<u32>,
+        race: Option<u8>,
     },
 }
 
@@ -41,8 +43,9 @@ fn op_strategy(devices: usize) -> impl Strategy<Value = Op> {
             0..devices,
             prop::option::weighted(0.35, (0..8u32, any::<bool>())),
             prop::option::weighted(0.15, 0..6u32),
+            prop::option::weighted(0.15, 1..5u8),
         )
-            .prop_map(|(dev, net_fault, disk_fault)| Op::Sync { dev, net_fault, disk_fault }),
+            .prop_map(|(dev, net_fault, disk_fault, race)| Op::Sync { dev, net_fault, disk_fault, race }),
     ]
 }
 
@@ -99,8 +102,16 @@ impl World {
                 dev,
                 net_fault,
                 disk_fault,
+                race,
             } => {
+                self.writes += 1;
                 let d = &mut self.devices[dev];
+                *d.store().race.borrow_mut() = race.map(|s| {
+                    (
+                        slot(s),
+                        format!("dev{dev}-race{}", self.writes).into_bytes(),
+                    )
+                });
                 let before: BTreeSet<ContentHash> = d.store().contents().into_values().collect();
                 d.transport().requests.set(0);
                 d.transport().fault.set(
@@ -112,6 +123,10 @@ impl World {
                 let result = sync(d);
                 d.transport().fault.set(None);
                 d.store().fail_write.set(None);
+                // A race that did not strike (no local write happened) is a normal game save.
+                if let Some((path, bytes)) = d.store().race.borrow_mut().take() {
+                    d.store().game_write(&path, &bytes);
+                }
                 if result.is_ok() {
                     self.observed.extend(before);
                 }

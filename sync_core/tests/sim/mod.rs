@@ -289,6 +289,9 @@ pub struct MemStore {
     /// Fail the n-th mutating call (write, delete, save_state), counted from when it was set.
     pub fail_write: Cell<Option<u32>>,
     pub writes: Cell<u32>,
+    /// The game saves this file right before the engine's next write or delete: a save made
+    /// between the engine's scan and its apply.
+    pub race: RefCell<Option<(SavePath, Vec<u8>)>>,
 }
 
 impl MemStore {
@@ -299,6 +302,9 @@ impl MemStore {
     }
 
     fn mutation(&self) -> Result<(), StoreError> {
+        if let Some((path, bytes)) = self.race.borrow_mut().take() {
+            self.game_write(&path, &bytes);
+        }
         let n = self.writes.get();
         self.writes.set(n + 1);
         if self.fail_write.get() == Some(n) {
