@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Cloud saves for Ren'Py games: sync a game's save folder between devices.
 #[derive(Debug, Parser)]
-#[command(name = "renpy-cloud", version, about)]
+#[command(name = "renpy-cloud", version)]
 pub struct Cli {
     /// Server URL, e.g. https://saves.example.com
     #[arg(long, global = true, env = "RENPY_CLOUD_SERVER")]

@@ -31,7 +31,7 @@ pub fn sync(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
     let mut display = ProgressDisplay::new(ctx.json);
     let result = block_on(engine.sync(&mut |p| display.update(p)));
     display.finish();
-    report_outcome(&result?, Vec::new())
+    report_outcome(&engine, &result?, Vec::new())
 }
 
 pub fn status(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
@@ -100,6 +100,7 @@ pub fn restore(
     let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
     let report = block_on(engine.restore(&path, version))?;
     report_outcome(
+        &engine,
         &report,
         vec![format!("restored {path} from version {version}")],
     )
@@ -133,9 +134,16 @@ fn label_for_json(keep: Keep) -> &'static str {
     }
 }
 
-fn report_outcome(report: &SyncReport, mut human: Vec<String>) -> Result<Outcome, CliError> {
+fn report_outcome(
+    engine: &Engine,
+    report: &SyncReport,
+    mut human: Vec<String>,
+) -> Result<Outcome, CliError> {
     human.extend(sync_summary(report));
-    let mut outcome = Outcome::new(to_json(report)?, human);
+    let mut json = to_json(report)?;
+    // The engine counts API calls; the transport also counts token refreshes and retries.
+    json["http_requests"] = engine.transport().requests().into();
+    let mut outcome = Outcome::new(json, human);
     if !report.pending_manual.is_empty() {
         outcome.exit = EXIT_CONFLICTS_WAITING;
     }
