@@ -1,1 +1,35 @@
-fn main() {}
+//! Project automation: `cargo xtask <task>`.
+//!
+//! - `demo`: build and start the embedded server (with the web demo, once it exists).
+//! - `test`: install what the tests need if missing, then run every check and test.
+//! - `bench`: benchmarks against the real server on loopback; prints figures.
+
+mod bench;
+mod demo;
+mod run;
+mod test;
+
+use anyhow::{Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("demo") => demo::run(rest),
+        Some("test") => test::run(rest),
+        Some("bench") => bench::run(rest),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            println!("{HELP}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task {other:?}\n\n{HELP}"),
+    }
+}
+
+const HELP: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  demo [--bind ADDR] [--data-dir DIR]   build and start renpy-cloud-server (default 127.0.0.1:8787)
+  test [--quick]                        install what is missing, then run every check and test
+  bench                                 run the benchmarks against a real server and print figures";

@@ -4,6 +4,12 @@
 //! Both traits speak only our own types. Every implementation must pass the conformance
 //! suite in `storage::conformance`.
 
+pub mod commit_plan;
+pub mod conformance;
+pub mod files;
+pub mod ids;
+pub mod sqlite;
+
 use std::pin::Pin;
 
 use async_trait::async_trait;

@@ -1,0 +1,140 @@
+//! Quotas: checked on the commit's result, atomically with it; a refused commit leaves no
+//! trace.
+
+use std::sync::Arc;
+
+use sync_core::protocol::CommitOutcome;
+
+use super::fixtures::{archive, commit, delete, new_scope, path, put};
+use super::{Check, CheckFailure, CheckResult};
+use crate::storage::{MetadataStore, Quota, StorageError, Usage};
+
+pub fn checks<M: MetadataStore>() -> Vec<Check<M>> {
+    vec![
+        ("quota_exceeded_applies_nothing", |s| {
+            Box::pin(quota_exceeded_applies_nothing(s))
+        }),
+        ("quota_counts_replaced_content_once", |s| {
+            Box::pin(quota_counts_replaced_content_once(s))
+        }),
+        ("shrinking_is_allowed_over_quota", |s| {
+            Box::pin(shrinking_is_allowed_over_quota(s))
+        }),
+    ]
+}
+
+async fn quota_exceeded_applies_nothing<M: MetadataStore>(store: Arc<M>) -> CheckResult {
+    let scope = new_scope(store.as_ref(), "Quota").await?;
+    let bytes_10 = Quota {
+        max_bytes: 10,
+        max_files: 100,
+    };
+    let over = [put("a.save", 0, b"12345"), put("b.save", 0, b"123456")];
+    match store.commit(&scope, "d", &over, bytes_10, 1).await {
+        Err(StorageError::QuotaExceeded(_)) => {}
+        other => {
+            return Err(CheckFailure(format!(
+                "11 bytes over a 10-byte quota: {other:?}"
+            )));
+        }
+    }
+    let files_1 = Quota {
+        max_bytes: 1_000,
+        max_files: 1,
+    };
+    match store.commit(&scope, "d", &over, files_1, 2).await {
+        Err(StorageError::QuotaExceeded(_)) => {}
+        other => {
+            return Err(CheckFailure(format!(
+                "2 files over a 1-file quota: {other:?}"
+            )));
+        }
+    }
+    ensure_eq!(
+        store.changes_since(&scope, None).await?,
+        (0, vec![]),
+        "nothing applied"
+    );
+    ensure_eq!(
+        store.history(&scope, &path("a.save")).await?,
+        vec![],
+        "no history"
+    );
+    ensure_eq!(store.usage(&scope).await?, Usage::default(), "usage");
+    // Exactly at the limit is allowed.
+    let (cursor, _) = store
+        .commit(&scope, "d", &[put("a.save", 0, b"1234567890")], bytes_10, 3)
+        .await?;
+    ensure_eq!(cursor, 1, "a commit at the limit");
+    ensure_eq!(
+        store.usage(&scope).await?,
+        Usage {
+            bytes: 10,
+            files: 1
+        },
+        "usage"
+    );
+    Ok(())
+}
+
+async fn quota_counts_replaced_content_once<M: MetadataStore>(store: Arc<M>) -> CheckResult {
+    let scope = new_scope(store.as_ref(), "QuotaReplace").await?;
+    let quota = Quota {
+        max_bytes: 10,
+        max_files: 2,
+    };
+    store
+        .commit(&scope, "d", &[put("a.save", 0, b"12345678")], quota, 1)
+        .await?;
+    // Replacing 8 bytes by 9 uses 9, not 17; archives do not count (they are not current).
+    let ops = [
+        put("a.save", 1, b"123456789"),
+        archive("a.save", b"1234567890"),
+    ];
+    store.commit(&scope, "d", &ops, quota, 2).await?;
+    ensure_eq!(
+        store.usage(&scope).await?,
+        Usage { bytes: 9, files: 1 },
+        "usage"
+    );
+    Ok(())
+}
+
+async fn shrinking_is_allowed_over_quota<M: MetadataStore>(store: Arc<M>) -> CheckResult {
+    let scope = new_scope(store.as_ref(), "QuotaLowered").await?;
+    let ops = [
+        put("a.save", 0, b"aaaaaaaaaa"),
+        put("b.save", 0, b"bbbbbbbbbb"),
+    ];
+    commit(store.as_ref(), &scope, "d", &ops, 1).await?;
+    // The limit was lowered below what is stored: deleting must still work...
+    let lowered = Quota {
+        max_bytes: 5,
+        max_files: 1,
+    };
+    let (_, out) = store
+        .commit(&scope, "d", &[delete("a.save", 1)], lowered, 2)
+        .await?;
+    ensure!(
+        matches!(out[0], CommitOutcome::Committed { version: 2, .. }),
+        "{out:?}"
+    );
+    ensure_eq!(
+        store.usage(&scope).await?,
+        Usage {
+            bytes: 10,
+            files: 1
+        },
+        "usage"
+    );
+    // ...and growing must not.
+    match store
+        .commit(&scope, "d", &[put("b.save", 1, b"bbbbbbbbbbb")], lowered, 3)
+        .await
+    {
+        Err(StorageError::QuotaExceeded(_)) => Ok(()),
+        other => Err(CheckFailure(format!(
+            "growth over a lowered quota: {other:?}"
+        ))),
+    }
+}

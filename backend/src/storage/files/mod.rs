@@ -1,0 +1,201 @@
+//! The embedded blob store: content-addressed files on the local disk.
+//!
+//! Layout under the data directory: `blobs/<user_id>/<game>/<sha[0..2]>/<sha>`, and
+//! `blobs/.tmp/<random>.part` for uploads in progress (a name no user id or game id can
+//! take, on the same file system so publishing is an atomic rename). Game ids differ only
+//! in case on a case-insensitive file system would share a folder; servers run on Linux.
+
+mod publish;
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use sync_core::ContentHash;
+use sync_core::hash::Hasher;
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+
+use self::publish::{TempFile, publish};
+use super::ids::is_safe_id;
+use super::{BlobStore, ByteStream, Scope, StorageError, StorageResult};
+
+/// Temp files older than this are leftovers of a crash and are removed at open.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// Read size when streaming a blob out.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// File-system [`BlobStore`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FileBlobStore {
+    /// `<data_dir>/blobs`
+    blobs: PathBuf,
+    /// `<data_dir>/blobs/.tmp`
+    tmp: PathBuf,
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> StorageError {
+    StorageError::Unavailable(format!("{what} {}: {e}", path.display()))
+}
+
+impl FileBlobStore {
+    /// Opens (creating if needed) the blob folders under the data directory `root` and
+    /// removes temp files a crash left behind.
+    pub fn open(root: &Path) -> Result<Self, StorageError> {
+        let blobs = root.join("blobs");
+        let tmp = blobs.join(".tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| io_err("cannot create", &tmp, e))?;
+        remove_stale_temps(&tmp)?;
+        Ok(Self { blobs, tmp })
+    }
+
+    /// Where a blob lives. Refuses a user id that is not a plain identifier: ids are
+    /// server-generated, so this only fires on a bug, but it keeps paths inside `blobs`.
+    fn blob_path(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<PathBuf> {
+        if !is_safe_id(&scope.user_id) {
+            return Err(StorageError::Unavailable(format!(
+                "refusing unsafe user id {:?} in a blob path",
+                scope.user_id
+            )));
+        }
+        // `GameId` is validated: ASCII letters, digits, `.`, `_`, `-`, never starting with '.'.
+        let hex = sha256.to_hex();
+        Ok(self
+            .blobs
+            .join(&scope.user_id)
+            .join(scope.game.as_str())
+            .join(&hex[..2])
+            .join(hex))
+    }
+}
+
+fn remove_stale_temps(tmp: &Path) -> StorageResult<()> {
+    let entries = std::fs::read_dir(tmp).map_err(|e| io_err("cannot list", tmp, e))?;
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP);
+        if stale && path.extension().is_some_and(|x| x == "part") {
+            // Best effort: a leftover we cannot remove is only wasted space.
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole body, hashing it and writing it to `sink` if given. Fails with
+/// `Mismatch` as soon as the body is longer than `size`, and at the end if it is shorter
+/// or hashes to something else.
+async fn receive(
+    mut body: ByteStream,
+    sha256: &ContentHash,
+    size: u64,
+    mut sink: Option<&mut TempFile>,
+) -> StorageResult<()> {
+    let mut hasher = Hasher::new();
+    let mut received: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| StorageError::Mismatch(format!("the upload was cut off: {e}")))?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > size {
+            return Err(StorageError::Mismatch(format!(
+                "the body is longer than the declared {size} bytes"
+            )));
+        }
+        hasher.update(&chunk);
+        if let Some(temp) = sink.as_deref_mut() {
+            temp.file
+                .write_all(&chunk)
+                .await
+                .map_err(|e| io_err("cannot write", &temp.path, e))?;
+        }
+    }
+    if received != size {
+        return Err(StorageError::Mismatch(format!(
+            "the body has {received} bytes, not the declared {size}"
+        )));
+    }
+    let got = hasher.finish();
+    if got != *sha256 {
+        return Err(StorageError::Mismatch(format!(
+            "the body hashes to {got}, not {sha256}"
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl BlobStore for FileBlobStore {
+    async fn health(&self) -> StorageResult<()> {
+        for dir in [&self.blobs, &self.tmp] {
+            let meta = tokio::fs::metadata(dir)
+                .await
+                .map_err(|e| io_err("cannot reach", dir, e))?;
+            if !meta.is_dir() {
+                return Err(StorageError::Unavailable(format!(
+                    "{} is not a folder",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn exists(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<bool> {
+        let path = self.blob_path(scope, sha256)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(meta.is_file()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("cannot check", &path, e)),
+        }
+    }
+
+    async fn put(
+        &self,
+        scope: &Scope,
+        sha256: &ContentHash,
+        size: u64,
+        body: ByteStream,
+    ) -> StorageResult<()> {
+        let final_path = self.blob_path(scope, sha256)?;
+        if self.exists(scope, sha256).await? {
+            // Content-addressed: the stored bytes are already right. The body is still
+            // verified, so a bad upload is reported the same way either way.
+            return receive(body, sha256, size, None).await;
+        }
+        // The guard removes the temp file on every early return and on cancellation.
+        let mut temp = TempFile::create(&self.tmp).await?;
+        receive(body, sha256, size, Some(&mut temp)).await?;
+        temp.file
+            .sync_all()
+            .await
+            .map_err(|e| io_err("cannot flush", &temp.path, e))?;
+        publish(temp, self.blobs.clone(), final_path).await
+    }
+
+    async fn get(
+        &self,
+        scope: &Scope,
+        sha256: &ContentHash,
+    ) -> StorageResult<Option<(u64, ByteStream)>> {
+        let path = self.blob_path(scope, sha256)?;
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("cannot open", &path, e)),
+        };
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| io_err("cannot stat", &path, e))?
+            .len();
+        let stream: ByteStream = Box::pin(ReaderStream::with_capacity(file, READ_CHUNK));
+        Ok(Some((size, stream)))
+    }
+}

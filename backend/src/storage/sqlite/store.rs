@@ -1,0 +1,170 @@
+//! [`MetadataStore`] for [`SqliteMetadataStore`]: each call copies its arguments and runs
+//! the matching blocking function on a reader or on the writer connection.
+
+use async_trait::async_trait;
+use sync_core::protocol::{
+    CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
+};
+use sync_core::{ContentHash, SavePath};
+
+use super::rows::db_err;
+use super::{SqliteMetadataStore, accounts, manifest};
+use crate::storage::{
+    DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageResult, Usage, UserRecord,
+};
+
+#[async_trait]
+impl MetadataStore for SqliteMetadataStore {
+    async fn health(&self) -> StorageResult<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await?;
+        // The writer too: a health check must notice a wedged write lock.
+        self.write(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: UnixMillis,
+    ) -> StorageResult<UserRecord> {
+        let (username, password_hash) = (username.to_owned(), password_hash.to_owned());
+        self.write(move |conn| accounts::create_user(conn, &username, &password_hash, now))
+            .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> StorageResult<Option<UserRecord>> {
+        let username = username.to_owned();
+        self.read(move |conn| accounts::user_by_name(conn, &username))
+            .await
+    }
+
+    async fn user_by_id(&self, user_id: &str) -> StorageResult<Option<UserRecord>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| accounts::user_by_id(conn, &user_id))
+            .await
+    }
+
+    async fn create_device(
+        &self,
+        user_id: &str,
+        name: &str,
+        now: UnixMillis,
+    ) -> StorageResult<DeviceRecord> {
+        let (user_id, name) = (user_id.to_owned(), name.to_owned());
+        self.write(move |conn| accounts::create_device(conn, &user_id, &name, now))
+            .await
+    }
+
+    async fn device(&self, device_id: &str) -> StorageResult<Option<DeviceRecord>> {
+        let device_id = device_id.to_owned();
+        self.read(move |conn| accounts::device(conn, &device_id))
+            .await
+    }
+
+    async fn list_devices(&self, user_id: &str) -> StorageResult<Vec<DeviceRecord>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| accounts::list_devices(conn, &user_id))
+            .await
+    }
+
+    async fn touch_device(&self, device_id: &str, now: UnixMillis) -> StorageResult<()> {
+        let device_id = device_id.to_owned();
+        self.write(move |conn| accounts::touch_device(conn, &device_id, now))
+            .await
+    }
+
+    async fn delete_device(&self, user_id: &str, device_id: &str) -> StorageResult<bool> {
+        let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
+        self.write(move |conn| accounts::delete_device(conn, &user_id, &device_id))
+            .await
+    }
+
+    async fn put_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        record: &RefreshRecord,
+    ) -> StorageResult<()> {
+        let (token, record) = (*token_sha256, record.clone());
+        self.write(move |conn| accounts::put_refresh_token(conn, &token, &record))
+            .await
+    }
+
+    async fn take_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+    ) -> StorageResult<Option<RefreshRecord>> {
+        let token = *token_sha256;
+        self.write(move |conn| accounts::take_refresh_token(conn, &token))
+            .await
+    }
+
+    async fn put_pairing_code(
+        &self,
+        code_sha256: &ContentHash,
+        user_id: &str,
+        expires_at: UnixMillis,
+    ) -> StorageResult<()> {
+        let (code, user_id) = (*code_sha256, user_id.to_owned());
+        self.write(move |conn| accounts::put_pairing_code(conn, &code, &user_id, expires_at))
+            .await
+    }
+
+    async fn claim_pairing_code(
+        &self,
+        code_sha256: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<String>> {
+        let code = *code_sha256;
+        self.write(move |conn| accounts::claim_pairing_code(conn, &code, now))
+            .await
+    }
+
+    async fn changes_since(
+        &self,
+        scope: &Scope,
+        since: Option<Seq>,
+    ) -> StorageResult<(Seq, Vec<Entry>)> {
+        let scope = scope.clone();
+        self.read(move |conn| manifest::changes_since(conn, &scope, since))
+            .await
+    }
+
+    async fn commit(
+        &self,
+        scope: &Scope,
+        device_id: &str,
+        ops: &[CommitOp],
+        quota: Quota,
+        now: UnixMillis,
+    ) -> StorageResult<(Seq, Vec<CommitOutcome>)> {
+        let (scope, device_id, ops) = (scope.clone(), device_id.to_owned(), ops.to_vec());
+        self.write(move |conn| manifest::commit(conn, &scope, &device_id, &ops, quota, now))
+            .await
+    }
+
+    async fn history(&self, scope: &Scope, path: &SavePath) -> StorageResult<Vec<HistoryVersion>> {
+        let (scope, path) = (scope.clone(), path.clone());
+        self.read(move |conn| manifest::history(conn, &scope, &path))
+            .await
+    }
+
+    async fn restore(
+        &self,
+        scope: &Scope,
+        path: &SavePath,
+        version: Version,
+        device_id: &str,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(Seq, Entry)>> {
+        let (scope, path, device_id) = (scope.clone(), path.clone(), device_id.to_owned());
+        self.write(move |conn| manifest::restore(conn, &scope, &path, version, &device_id, now))
+            .await
+    }
+
+    async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {
+        let scope = scope.clone();
+        self.read(move |conn| manifest::usage(conn, &scope)).await
+    }
+}

@@ -1,0 +1,41 @@
+//! Running commands with echo and clear failures.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Runs `program args...` in the workspace root, echoing it; fails on a non-zero exit.
+pub fn cmd(program: &str, args: &[&str]) -> Result<()> {
+    let mut c = Command::new(program);
+    c.args(args).current_dir(root());
+    status(c)
+}
+
+/// Runs a prepared command, echoing it; fails on a non-zero exit.
+pub fn status(mut c: Command) -> Result<()> {
+    let shown = format!("{c:?}").replace('"', "");
+    eprintln!("\n$ {shown}");
+    let st = c.status().with_context(|| format!("could not start {shown}"))?;
+    if !st.success() {
+        bail!("failed ({st}): {shown}");
+    }
+    Ok(())
+}
+
+/// Captures stdout of a command, `None` if it cannot run or fails.
+pub fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).current_dir(root()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The cargo that runs us.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}

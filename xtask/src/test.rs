@@ -1,0 +1,32 @@
+//! `cargo xtask test`: every check and test, with the set-up they need.
+
+use anyhow::Result;
+
+use crate::run::{cargo, cmd, output};
+
+pub fn run(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let cargo = cargo();
+    ensure_wasm_target()?;
+
+    cmd(&cargo, &["fmt", "--all", "--", "--check"])?;
+    if !quick {
+        cmd(&cargo, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    }
+    // sync_core must stay I/O-free and build for the browser.
+    cmd(&cargo, &["build", "-p", "sync_core", "--target", "wasm32-unknown-unknown"])?;
+    cmd("python3", &["sync_core/tests/fixtures/make_renpy_saves.py", "--check"])?;
+    // Integration tests start the real binaries.
+    cmd(&cargo, &["build", "--workspace", "--bins"])?;
+    cmd(&cargo, &["test", "--workspace"])?;
+    eprintln!("\nall checks and tests passed");
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        cmd("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
+    }
+    Ok(())
+}
