@@ -8,6 +8,7 @@ pub mod commit_plan;
 pub mod conformance;
 pub mod files;
 pub mod ids;
+pub mod memory;
 pub mod sqlite;
 
 use std::pin::Pin;
