@@ -286,6 +286,12 @@ fn remove_if_stale(temp: &Path) {
 
 /// Flushes a folder's entry list, so a rename survives a power cut (no-op off unix).
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    // `Path::parent` of a bare file name is "": the current folder.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     #[cfg(unix)]
     {
         File::open(dir)
@@ -347,4 +353,18 @@ fn absolute_clean(path: &Path) -> Result<PathBuf, StoreError> {
 
 fn io_error(what: &str, path: &Path, e: &io::Error) -> StoreError {
     StoreError::io(format!("{what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_of_a_bare_file_name_is_the_current_folder() {
+        let parent = Path::new("profile.json")
+            .parent()
+            .unwrap_or(Path::new("/nonexistent"));
+        assert_eq!(parent, Path::new(""));
+        assert_eq!(sync_dir(parent), Ok(()));
+    }
 }

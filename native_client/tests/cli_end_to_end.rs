@@ -184,6 +184,7 @@ fn two_devices_sync_edit_delete_conflict_and_lose_nothing() {
             .any(|(h, v)| *h == loser && v["archived"] == true),
         "the losing save is an archived version: {history:?}"
     );
+    let slot_2_now = from_a;
 
     // Conflict under manual: exit 3 until the player decides.
     let from_a = edited(&fixture("quick-1-LT1.save"), "a4");
@@ -216,7 +217,7 @@ fn two_devices_sync_edit_delete_conflict_and_lose_nothing() {
     );
     let restorable = history_hashes(&b, "1-2-LT1.save")
         .into_iter()
-        .find(|(h, v)| *h == ContentHash::of(&from_a).to_hex() && v["deleted"] == false)
+        .find(|(h, v)| *h == ContentHash::of(&slot_2_now).to_hex() && v["deleted"] == false)
         .and_then(|(_, v)| v["version"].as_u64())
         .expect("the deleted content is in history");
     let version = restorable.to_string();
@@ -226,7 +227,7 @@ fn two_devices_sync_edit_delete_conflict_and_lose_nothing() {
         "{report}"
     );
     a.sync("keep-both");
-    assert_eq!(a.snapshot().get("1-2-LT1.save"), Some(&from_a));
+    assert_eq!(a.snapshot().get("1-2-LT1.save"), Some(&slot_2_now));
 
     // Settle, then: identical folders, and every save ever written still exists somewhere.
     a.sync("keep-both");

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use sync_core::protocol::{Credentials, PairingClaim};
+use sync_core::transport::{TransportError, TransportErrorKind};
 
 use super::args::CredentialArgs;
 use super::output::format_utc;
@@ -17,10 +18,11 @@ pub fn sign_in(ctx: &Context, args: &CredentialArgs, signup: bool) -> Result<Out
     };
     let transport = ctx.transport()?;
     let session = if signup {
-        transport.signup(&credentials)?
+        transport.signup(&credentials)
     } else {
-        transport.login(&credentials)?
-    };
+        transport.login(&credentials)
+    }
+    .map_err(sign_in_error)?;
     signed_in(ctx, &session)
 }
 
@@ -35,7 +37,9 @@ pub fn pair(ctx: &Context, code: Option<&str>) -> Result<Outcome, CliError> {
             code: code.trim().to_owned(),
             device_name: ctx.device_name.clone(),
         };
-        let session = transport.claim_pairing_code(&claim)?;
+        let session = transport
+            .claim_pairing_code(&claim)
+            .map_err(sign_in_error)?;
         return signed_in(ctx, &session);
     }
     let pairing = transport.create_pairing_code()?;
@@ -104,6 +108,14 @@ pub fn logout(ctx: &Context) -> Result<Outcome, CliError> {
         json!({"signed_out": true, "server": ctx.server}),
         vec![format!("signed out of {}", ctx.server)],
     ))
+}
+
+/// A refused sign-in is not an expired session: say just what the server said.
+fn sign_in_error(e: TransportError) -> CliError {
+    match e.kind {
+        TransportErrorKind::Unauthorized => CliError::new("unauthorized", e.message),
+        _ => e.into(),
+    }
 }
 
 /// Stores the new session and describes it.

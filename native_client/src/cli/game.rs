@@ -1,5 +1,6 @@
 //! sync, status, history, restore, resolve: the commands that drive the sync engine.
 
+use std::collections::HashMap;
 use std::fs;
 
 use futures::executor::block_on;
@@ -87,7 +88,23 @@ pub fn history(ctx: &Context, args: &GameArgs, file: &str) -> Result<Outcome, Cl
     let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
     let history = block_on(engine.history(&path))?;
     let json = to_json(&history)?;
-    Ok(Outcome::new(json, history_lines(&history)))
+    let human = if ctx.json {
+        Vec::new()
+    } else {
+        // Device names read better than ids; without them the ids still do.
+        let names: HashMap<String, String> = engine
+            .transport()
+            .devices()
+            .map(|d| {
+                d.devices
+                    .into_iter()
+                    .map(|d| (d.device_id, d.name))
+                    .collect()
+            })
+            .unwrap_or_default();
+        history_lines(&history, &names)
+    };
+    Ok(Outcome::new(json, human))
 }
 
 pub fn restore(

@@ -50,13 +50,15 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let message = e
-                .to_string()
+            // clap's message spans lines (e.g. the missing arguments); usage text follows.
+            let rendered = e.to_string();
+            let message: Vec<&str> = rendered
                 .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ")
-                .to_owned();
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(|l| l.trim().trim_start_matches("error: "))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = message.join(" ");
             return report_error(&CliError::usage(message), json);
         }
     };

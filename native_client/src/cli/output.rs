@@ -1,5 +1,6 @@
 //! Human-readable lines for results, and the transfer progress bar.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -66,7 +67,11 @@ pub fn sync_summary(report: &SyncReport) -> Vec<String> {
 }
 
 /// One line per stored version, newest first.
-pub fn history_lines(history: &HistoryResponse) -> Vec<String> {
+/// `device_names` maps device ids to names (ids are shown for unknown devices).
+pub fn history_lines(
+    history: &HistoryResponse,
+    device_names: &HashMap<String, String>,
+) -> Vec<String> {
     let mut lines = vec![format!("{}:", history.path)];
     for v in &history.versions {
         let mut tags = Vec::new();
@@ -96,7 +101,7 @@ pub fn history_lines(history: &HistoryResponse) -> Vec<String> {
             v.version,
             format_utc(v.mtime.unwrap_or(v.committed_at)),
             format_size(v.size),
-            v.device_id,
+            device_names.get(&v.device_id).unwrap_or(&v.device_id),
         ));
     }
     lines

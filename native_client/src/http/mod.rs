@@ -185,11 +185,10 @@ impl HttpTransport {
         for (name, value) in &call.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        if call.auth {
-            if let Some(session) = self.session.borrow().as_ref() {
-                builder =
-                    builder.header("authorization", format!("Bearer {}", session.access_token));
-            }
+        if call.auth
+            && let Some(session) = self.session.borrow().as_ref()
+        {
+            builder = builder.header("authorization", format!("Bearer {}", session.access_token));
         }
         let request = builder
             .body(call.body.unwrap_or_default())

@@ -153,8 +153,9 @@ impl Device {
             &self.name,
         ];
         full.extend_from_slice(args);
+        let command = args.iter().find(|a| !a.starts_with("--"));
         let game_command = matches!(
-            args.first(),
+            command,
             Some(&("sync" | "status" | "history" | "restore" | "resolve"))
         );
         if game_command {
