@@ -268,6 +268,59 @@ fn two_devices_sync_edit_delete_conflict_and_lose_nothing() {
     assert_eq!(err["error"]["code"], "not_signed_in");
 }
 
+/// The refresh token in a device's profile.
+fn refresh_token(device: &Device) -> String {
+    let text = std::fs::read_to_string(&device.profile).expect("profile");
+    let profile: Value = serde_json::from_str(&text).expect("profile JSON");
+    profile["servers"][&device.server]["refresh_token"]
+        .as_str()
+        .expect("signed in")
+        .to_owned()
+}
+
+/// Pretends the stored access token is fresh, so only the server's 401 reveals it is not.
+fn forget_expiry(device: &Device) {
+    let text = std::fs::read_to_string(&device.profile).expect("profile");
+    let mut profile: Value = serde_json::from_str(&text).expect("profile JSON");
+    profile["servers"][&device.server]["access_expires_at"] = i64::MAX.into();
+    std::fs::write(&device.profile, profile.to_string()).expect("write profile");
+}
+
+#[test]
+fn expired_tokens_are_refreshed_and_rotated_tokens_persisted_between_runs() {
+    let server = Server::start_with(&["--access-ttl-secs", "1"]);
+    let root = tempfile::tempdir().expect("tempdir");
+    let a = Device::new(root.path(), "laptop", &server.url);
+    let mut clock = Clock::new();
+    a.json(
+        &["signup", "--user", "carol", "--password", "correct horse 2"],
+        0,
+    );
+    let mut seen = BTreeSet::from([refresh_token(&a)]);
+    // 1: known to be expired, refreshed first. 2: believed fresh, refreshed after a 401.
+    for (slot, believed_fresh) in [("1-1-LT1.save", false), ("1-2-LT1.save", true)] {
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        if believed_fresh {
+            forget_expiry(&a);
+        }
+        a.write(slot, &fixture(slot), clock.tick());
+        let report = a.sync("keep-both");
+        assert_eq!(paths(&report, "uploaded"), set(&[slot]));
+        let engine_calls = report["requests"].as_u64().expect("requests");
+        let http = report["http_requests"].as_u64().expect("http_requests");
+        let extra = if believed_fresh { 2 } else { 1 };
+        assert_eq!(
+            http,
+            engine_calls + extra,
+            "refresh (and retry) counted: {report}"
+        );
+        assert!(
+            seen.insert(refresh_token(&a)),
+            "each refresh rotates the token"
+        );
+    }
+}
+
 #[test]
 fn usage_errors_are_one_line_or_a_json_error() {
     let run = renpy_cloud(&["status", "--game", "G", "--dir", "."]);

@@ -29,6 +29,7 @@ fn session(access: &str, refresh: &str, expires_at: i64) -> Session {
         device_id: "d1".into(),
         access_token: access.into(),
         access_expires_at: expires_at,
+        access_obtained_at: 0,
         refresh_token: refresh.into(),
     }
 }

@@ -41,6 +41,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts with extra server flags (e.g. short token lifetimes).
+    pub fn start_with(extra: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("server data dir");
         let mut child = Command::new(server_binary())
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
@@ -49,6 +54,7 @@ impl Server {
             .args(["--rate-limit", "10000", "--rate-burst", "100000"])
             .args(["--login-attempts-per-minute", "1000"])
             .args(["--pairing-claims-per-minute", "1000"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
