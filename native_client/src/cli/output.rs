@@ -51,6 +51,14 @@ pub fn sync_summary(report: &SyncReport) -> Vec<String> {
     if report.conflicts.iter().any(|c| c.kept_copy.is_none()) {
         lines.push("the other side of each conflict is kept in the file's history".into());
     }
+    if !report.deferred.is_empty() {
+        let paths: Vec<String> = report.deferred.iter().map(ToString::to_string).collect();
+        lines.push(format!(
+            "{} changed during the sync and will go next time: {}",
+            plural(paths.len(), "file"),
+            paths.join(", ")
+        ));
+    }
     if !report.pending_manual.is_empty() {
         let paths: Vec<String> = report
             .pending_manual
