@@ -219,6 +219,42 @@ mod tests {
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
     }
 
+    fn p(raw: &str) -> sync_core::SavePath {
+        sync_core::SavePath::new(raw).expect("valid path")
+    }
+
+    #[test]
+    fn sync_summary_lines() {
+        assert_eq!(sync_summary(&SyncReport::default()), ["already up to date"]);
+        let report = SyncReport {
+            uploaded: vec![p("1-1-LT1.save"), p("persistent")],
+            downloaded: vec![p("2-1-LT1.save")],
+            conflicts: vec![
+                sync_core::engine::ConflictReport {
+                    path: p("9-1-LT1.save"),
+                    policy: sync_core::policy::ConflictPolicy::KeepBoth,
+                    winner: Side::Local,
+                    kept_copy: Some(p("10-1-LT1.save")),
+                },
+                sync_core::engine::ConflictReport {
+                    path: p("3-1-LT1.save"),
+                    policy: sync_core::policy::ConflictPolicy::Remote,
+                    winner: Side::Remote,
+                    kept_copy: None,
+                },
+            ],
+            ..SyncReport::default()
+        };
+        assert_eq!(
+            sync_summary(&report),
+            [
+                "↑ 2 uploaded, ↓ 1 downloaded, 1 conflict kept both: 9-1-LT1.save, \
+                 1 conflict kept the server's version: 3-1-LT1.save",
+                "the other side of each conflict is kept in the file's history",
+            ]
+        );
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(format_size(10), "10 B");
