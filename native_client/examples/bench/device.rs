@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use native_client::fs_store::FsSaveStore;
 use native_client::http::{HttpTransport, Timeouts};
+use sync_core::GameId;
 use sync_core::engine::{EngineConfig, SyncEngine, SyncReport};
 use sync_core::protocol::Credentials;
-use sync_core::GameId;
 
 use crate::server::Server;
 
@@ -33,11 +33,17 @@ impl Device {
         let transport = transport.with_session(Some(session));
         let store = FsSaveStore::new(saves, dir.path().join("state.json"));
         let game = GameId::new("Bench-1700000000")?;
-        Ok(Self { dir, engine: SyncEngine::new(store, transport, EngineConfig::new(game)) })
+        Ok(Self {
+            dir,
+            engine: SyncEngine::new(store, transport, EngineConfig::new(game)),
+        })
     }
 
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
-        Ok(std::fs::write(self.dir.path().join("saves").join(name), bytes)?)
+        Ok(std::fs::write(
+            self.dir.path().join("saves").join(name),
+            bytes,
+        )?)
     }
 
     pub fn sync(&mut self) -> Result<SyncReport> {

@@ -27,9 +27,13 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 pub fn spawn_proxy(listener: TcpListener, upstream: String, sent: Arc<AtomicU64>) {
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else { continue };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
             let sent = sent.clone();
-            let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { continue };
+            let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
             std::thread::spawn(move || pump(client, server, Some(sent)));
             std::thread::spawn(move || pump(s2, c2, None));
         }
@@ -82,7 +86,9 @@ impl PutSink {
 }
 
 fn serve(stream: TcpStream) {
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::with_capacity(256 * 1024, stream);
     loop {
         let mut length = 0u64;
@@ -105,7 +111,10 @@ fn serve(stream: TcpStream) {
         if std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink()).is_err() {
             return;
         }
-        if writer.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").is_err() {
+        if writer
+            .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+            .is_err()
+        {
             return;
         }
     }

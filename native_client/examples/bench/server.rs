@@ -16,7 +16,10 @@ pub fn binary() -> Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = root.join("target/release/renpy-cloud-server");
     if !bin.exists() {
-        bail!("{} is missing: run `cargo xtask bench` (it builds it)", bin.display());
+        bail!(
+            "{} is missing: run `cargo xtask bench` (it builds it)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -37,16 +40,30 @@ impl Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let proxy_port = listener.local_addr()?.port();
         let mut cmd = Command::new(bin);
-        cmd.args(["--bind", "127.0.0.1:0", "--rate-limit", "100000", "--rate-burst", "100000"])
-            .args(["--max-game-files", "100000", "--max-game-bytes", "17179869184"])
-            .arg("--data-dir")
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--bind",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "100000",
+            "--rate-burst",
+            "100000",
+        ])
+        .args([
+            "--max-game-files",
+            "100000",
+            "--max-game-bytes",
+            "17179869184",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
         if proxied {
             cmd.args(["--public-url", &format!("http://127.0.0.1:{proxy_port}")]);
         }
-        let mut child = cmd.spawn().with_context(|| format!("start {}", bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
         let stdout = child.stdout.take().context("server stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
@@ -58,10 +75,24 @@ impl Server {
         let sent = Arc::new(AtomicU64::new(0));
         if proxied {
             crate::net::spawn_proxy(listener, addr, sent.clone());
-            Ok(Self { child, _data: data, proxy_port, sent })
+            Ok(Self {
+                child,
+                _data: data,
+                proxy_port,
+                sent,
+            })
         } else {
-            let port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).context("port")?;
-            Ok(Self { child, _data: data, proxy_port: port, sent })
+            let port = addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .context("port")?;
+            Ok(Self {
+                child,
+                _data: data,
+                proxy_port: port,
+                sent,
+            })
         }
     }
 
