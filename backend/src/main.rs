@@ -14,6 +14,11 @@ use backend::storage::{BlobStore, MetadataStore};
 use clap::Parser;
 use tokio::net::TcpListener;
 
+/// mimalloc returns freed memory to the system; with glibc's malloc, each 19 MiB argon2
+/// buffer raised the mmap threshold and stayed resident (about 380 MB after 20 sign-ups).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
