@@ -4,6 +4,10 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::api::hashing::HashingPool;
+use tokio::sync::Semaphore;
+
+/// Uploads streamed at once; more wait (loopback and disk are saturated well before this).
+const MAX_CONCURRENT_UPLOADS: usize = 32;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -34,6 +38,8 @@ pub struct AppInner {
     pub claim_limiter: RateLimiter,
     /// Dedicated argon2 threads (bounds CPU and memory; ~19 MiB each).
     pub hashing: HashingPool,
+    /// Blob uploads streamed at the same time.
+    pub uploads: Semaphore,
 }
 
 impl Deref for AppState {
@@ -59,6 +65,7 @@ impl AppState {
             login_limiter: RateLimiter::new(config.rates.failed_logins),
             claim_limiter: RateLimiter::new(config.rates.pairing_claims),
             hashing: HashingPool::new(2),
+            uploads: Semaphore::new(MAX_CONCURRENT_UPLOADS),
             config,
         }))
     }

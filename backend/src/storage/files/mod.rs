@@ -92,7 +92,7 @@ fn remove_stale_temps(tmp: &Path) -> StorageResult<()> {
 /// `Mismatch` as soon as the body is longer than `size`, and at the end if it is shorter
 /// or hashes to something else.
 /// Bytes gathered before each write to the temp file.
-const WRITE_BUFFER: usize = 1 << 20;
+const WRITE_BUFFER: usize = 256 << 10;
 
 async fn receive(
     mut body: ByteStream,
@@ -106,7 +106,12 @@ async fn receive(
     // are small, so unbuffered writes would cap uploads far below disk speed.
     let mut sink = sink.map(|t| {
         (
-            tokio::io::BufWriter::with_capacity(WRITE_BUFFER, &mut t.file),
+            tokio::io::BufWriter::with_capacity(
+                WRITE_BUFFER
+                    .min(usize::try_from(size).unwrap_or(WRITE_BUFFER))
+                    .max(1),
+                &mut t.file,
+            ),
             &t.path,
         )
     });
