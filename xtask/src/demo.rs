@@ -7,10 +7,23 @@ use anyhow::Result;
 use crate::run::{cargo, cmd, root, status};
 
 pub fn run(args: &[String]) -> Result<()> {
-    cmd(&cargo(), &["build", "--release", "-p", "backend", "--bin", "renpy-cloud-server"])?;
+    cmd(
+        &cargo(),
+        &[
+            "build",
+            "--release",
+            "-p",
+            "backend",
+            "--bin",
+            "renpy-cloud-server",
+        ],
+    )?;
     let server = root().join("target/release/renpy-cloud-server");
     let mut c = Command::new(server);
-    let has = |flag: &str| args.iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
     if !has("--bind") {
         c.args(["--bind", "127.0.0.1:8787"]);
     }

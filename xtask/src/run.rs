@@ -22,7 +22,9 @@ pub fn cmd(program: &str, args: &[&str]) -> Result<()> {
 pub fn status(mut c: Command) -> Result<()> {
     let shown = format!("{c:?}").replace('"', "");
     eprintln!("\n$ {shown}");
-    let st = c.status().with_context(|| format!("could not start {shown}"))?;
+    let st = c
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
     if !st.success() {
         bail!("failed ({st}): {shown}");
     }
@@ -31,8 +33,14 @@ pub fn status(mut c: Command) -> Result<()> {
 
 /// Captures stdout of a command, `None` if it cannot run or fails.
 pub fn output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).current_dir(root()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The cargo that runs us.

@@ -11,11 +11,33 @@ pub fn run(args: &[String]) -> Result<()> {
 
     cmd(&cargo, &["fmt", "--all", "--", "--check"])?;
     if !quick {
-        cmd(&cargo, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+        cmd(
+            &cargo,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )?;
     }
     // sync_core must stay I/O-free and build for the browser.
-    cmd(&cargo, &["build", "-p", "sync_core", "--target", "wasm32-unknown-unknown"])?;
-    cmd("python3", &["sync_core/tests/fixtures/make_renpy_saves.py", "--check"])?;
+    cmd(
+        &cargo,
+        &[
+            "build",
+            "-p",
+            "sync_core",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+    )?;
+    cmd(
+        "python3",
+        &["sync_core/tests/fixtures/make_renpy_saves.py", "--check"],
+    )?;
     // Integration tests start the real binaries.
     cmd(&cargo, &["build", "--workspace", "--bins"])?;
     cmd(&cargo, &["test", "--workspace"])?;
@@ -25,7 +47,10 @@ pub fn run(args: &[String]) -> Result<()> {
 
 fn ensure_wasm_target() -> Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         cmd("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
     }
     Ok(())

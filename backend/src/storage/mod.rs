@@ -6,8 +6,12 @@
 
 pub mod commit_plan;
 pub mod conformance;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod files;
 pub mod ids;
+#[cfg(feature = "aws")]
+pub mod s3;
 pub mod sqlite;
 
 use std::pin::Pin;
