@@ -1,1 +1,75 @@
-fn main() {}
+//! `renpy-cloud-server`: the renpy-cloud API with embedded storage, over HTTP.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use backend::app::{AppState, app};
+use backend::config::{Cli, SECRET_ENV, load_or_create_secret};
+use backend::server::{serve, shutdown_signal};
+use backend::storage::files::FileBlobStore;
+use backend::storage::sqlite::SqliteMetadataStore;
+use backend::storage::{BlobStore, MetadataStore};
+use clap::Parser;
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("renpy-cloud-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Database file under the data dir (next to `blobs/` and `secret.key`).
+const METADATA_FILE: &str = "metadata.sqlite3";
+
+/// The embedded stores under `data_dir`: SQLite metadata and blob files.
+fn open_stores(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(Arc<dyn MetadataStore>, Arc<dyn BlobStore>)> {
+    let meta = SqliteMetadataStore::open(&data_dir.join(METADATA_FILE))
+        .context("cannot open the metadata database")?;
+    let blobs = FileBlobStore::open(data_dir).context("cannot open the blob store")?;
+    Ok((Arc::new(meta), Arc::new(blobs)))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cli.data_dir)
+        .with_context(|| format!("cannot create data dir {}", cli.data_dir.display()))?;
+    let secret = load_or_create_secret(std::env::var(SECRET_ENV).ok(), &cli.data_dir)?;
+    let (meta, blobs) = open_stores(&cli.data_dir)?;
+    let listener = TcpListener::bind(cli.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.bind))?;
+    let addr = listener.local_addr()?;
+    let config = cli.api_config(addr);
+    if addr.ip().is_unspecified() && cli.public_url.is_none() {
+        tracing::warn!("listening on all interfaces: set --public-url so blob URLs reach clients");
+    }
+    tracing::info!(
+        "renpy-cloud-server {} serving {} (data in {})",
+        env!("CARGO_PKG_VERSION"),
+        config.public_url,
+        cli.data_dir.display()
+    );
+    let router = app(AppState::new(config, &secret, meta, blobs));
+    // Tests wait for this line, so it goes to stdout once the socket is bound.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on http://{addr}")?;
+    stdout.flush()?;
+    serve(listener, router, shutdown_signal()).await?;
+    Ok(())
+}

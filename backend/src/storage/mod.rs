@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod dynamo;
 pub mod files;
 pub mod ids;
+pub mod memory;
 #[cfg(feature = "aws")]
 pub mod s3;
 pub mod sqlite;

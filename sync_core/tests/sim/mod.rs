@@ -192,16 +192,15 @@ impl Transport for MemTransport {
             for op in &req.ops {
                 if let CommitAction::Put { sha256, .. } | CommitAction::Archive { sha256, .. } =
                     &op.action
+                    && !s.blobs.contains_key(sha256)
                 {
-                    if !s.blobs.contains_key(sha256) {
-                        return Err(TransportError::new(
-                            TransportErrorKind::Rejected {
-                                status: 400,
-                                code: "blob_missing".into(),
-                            },
-                            format!("{} not uploaded", op.path),
-                        ));
-                    }
+                    return Err(TransportError::new(
+                        TransportErrorKind::Rejected {
+                            status: 400,
+                            code: "blob_missing".into(),
+                        },
+                        format!("{} not uploaded", op.path),
+                    ));
                 }
             }
             let now = s.clock;

@@ -238,6 +238,6 @@ pub fn sample_meta(n: u64) -> SaveMeta {
         version: Some("1.0".to_owned()),
         renpy_version: Some(vec![8, 3, 7, 25_031_702]),
         extra,
-        has_screenshot: n % 2 == 0,
+        has_screenshot: n.is_multiple_of(2),
     }
 }

@@ -1,0 +1,313 @@
+//! Accounts and sessions: signup, login, refresh (rotating), logout.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use sync_core::protocol::{Credentials, RefreshRequest, TokenResponse};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ClientIp};
+use super::ratelimit::retry_after_secs;
+use super::tokens::{AccessClaims, random_bytes, random_token, secret_hash};
+use super::{expiry, now_millis};
+use crate::app::AppState;
+use crate::storage::{DeviceRecord, RefreshRecord, StorageError, UserRecord};
+
+/// Longest accepted password (bounds the hashing work of one request).
+const MAX_PASSWORD_CHARS: usize = 1024;
+const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest device name.
+const MAX_DEVICE_NAME_CHARS: usize = 100;
+
+/// Usernames: 3-64 characters of letters, digits, `.`, `_`, `-`.
+pub fn validate_username(username: &str) -> ApiResult<()> {
+    let ok = (3..=64).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_username",
+            "username must be 3-64 characters of letters, digits, '.', '_' and '-'",
+        ))
+    }
+}
+
+fn validate_password(password: &str) -> ApiResult<()> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            format!("password must have at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            format!("password must have at most {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Device names: 1-100 characters, no control characters; surrounding spaces are trimmed.
+pub fn validate_device_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_DEVICE_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_device_name",
+            format!(
+                "device name must be 1-{MAX_DEVICE_NAME_CHARS} characters without control characters"
+            ),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Runs argon2 off the async threads, at most a few at a time.
+async fn run_hashing<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// An argon2id PHC string for `password`.
+async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
+    let salt = random_bytes::<16>().map_err(ApiError::internal)?;
+    run_hashing(state, move || {
+        let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| e.to_string())
+    })
+    .await?
+    .map_err(ApiError::internal)
+}
+
+/// A valid argon2id hash of a password nobody knows: unknown usernames are checked against it
+/// so they take as long as wrong passwords.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$u7yTFYvNtDw6bHyoKsIrx/OuWyPB1tY2LwkpDFPVIvE";
+
+async fn verify_password(
+    state: &AppState,
+    password: String,
+    phc: Option<String>,
+) -> ApiResult<bool> {
+    let known = phc.is_some();
+    let phc = phc.unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let matches = run_hashing(state, move || {
+        PasswordHash::new(&phc).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await?;
+    Ok(known && matches)
+}
+
+/// Signs an access token and stores a fresh refresh token for `device`.
+pub async fn issue_tokens(
+    state: &AppState,
+    user: &UserRecord,
+    device: &DeviceRecord,
+) -> ApiResult<TokenResponse> {
+    let now = now_millis();
+    let ttls = state.config.ttls;
+    let access_token = state.signer.sign_access(&AccessClaims {
+        uid: user.user_id.clone(),
+        did: device.device_id.clone(),
+        exp: expiry(now, ttls.access),
+    });
+    let refresh_token = random_token().map_err(ApiError::internal)?;
+    state
+        .meta
+        .put_refresh_token(
+            &secret_hash(&refresh_token),
+            &RefreshRecord {
+                user_id: user.user_id.clone(),
+                device_id: device.device_id.clone(),
+                expires_at: expiry(now, ttls.refresh),
+            },
+        )
+        .await?;
+    Ok(TokenResponse {
+        user_id: user.user_id.clone(),
+        username: user.username.clone(),
+        device_id: device.device_id.clone(),
+        access_token,
+        expires_in: ttls.access.as_secs(),
+        refresh_token,
+    })
+}
+
+fn username_taken() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "username_taken",
+        "this username is taken",
+    )
+}
+
+/// `POST /v1/auth/signup`: creates the user and its first device.
+pub async fn signup(
+    State(state): State<AppState>,
+    ApiJson(creds): ApiJson<Credentials>,
+) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+    validate_username(&creds.username)?;
+    validate_password(&creds.password)?;
+    let device_name = validate_device_name(&creds.device_name)?;
+    // Cheap early answer; the store enforces uniqueness again atomically.
+    if state.meta.user_by_name(&creds.username).await?.is_some() {
+        return Err(username_taken());
+    }
+    let phc = hash_password(&state, creds.password).await?;
+    let now = now_millis();
+    let user = match state.meta.create_user(&creds.username, &phc, now).await {
+        Err(StorageError::AlreadyExists(_)) => return Err(username_taken()),
+        other => other?,
+    };
+    let device = state
+        .meta
+        .create_device(&user.user_id, &device_name, now)
+        .await?;
+    let tokens = issue_tokens(&state, &user, &device).await?;
+    Ok((StatusCode::CREATED, Json(tokens)))
+}
+
+/// `POST /v1/auth/login`: checks the password and signs in a new device.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(creds): ApiJson<Credentials>,
+) -> ApiResult<Json<TokenResponse>> {
+    let device_name = validate_device_name(&creds.device_name)?;
+    let limit_key = format!("{}|{ip}", creds.username.to_lowercase());
+    state
+        .login_limiter
+        .check(&limit_key)
+        .map_err(|wait| ApiError::rate_limited(retry_after_secs(wait)))?;
+    let too_long = creds.password.chars().count() > MAX_PASSWORD_CHARS;
+    let user = if creds.username.len() <= 64 && !too_long {
+        state.meta.user_by_name(&creds.username).await?
+    } else {
+        None
+    };
+    let ok = !too_long
+        && verify_password(
+            &state,
+            creds.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let Some(user) = user.filter(|_| ok) else {
+        // Only failures spend the budget, so a player who types well is never locked out.
+        let _ = state.login_limiter.acquire(&limit_key);
+        return Err(invalid_credentials());
+    };
+    let device = state
+        .meta
+        .create_device(&user.user_id, &device_name, now_millis())
+        .await?;
+    Ok(Json(issue_tokens(&state, &user, &device).await?))
+}
+
+/// The same answer for an unknown user and a wrong password.
+fn invalid_credentials() -> ApiError {
+    ApiError {
+        code: "invalid_credentials",
+        ..ApiError::unauthorized("wrong username or password")
+    }
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError {
+        code: "invalid_refresh_token",
+        ..ApiError::unauthorized("refresh token is unknown, expired or already used")
+    }
+}
+
+/// `POST /v1/auth/refresh`: single use; answers a new access and refresh token.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let record = state
+        .meta
+        .take_refresh_token(&secret_hash(&req.refresh_token))
+        .await?
+        .filter(|r| r.expires_at > now_millis())
+        .ok_or_else(invalid_refresh)?;
+    let device = state
+        .meta
+        .device(&record.device_id)
+        .await?
+        .filter(|d| d.user_id == record.user_id)
+        .ok_or_else(invalid_refresh)?;
+    let user = state
+        .meta
+        .user_by_id(&record.user_id)
+        .await?
+        .ok_or_else(invalid_refresh)?;
+    Ok(Json(issue_tokens(&state, &user, &device).await?))
+}
+
+/// `POST /v1/auth/logout`: signs the refresh token's device out (its tokens stop working).
+/// Always 204, so a repeated logout is harmless.
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    if let Some(record) = state
+        .meta
+        .take_refresh_token(&secret_hash(&req.refresh_token))
+        .await?
+    {
+        state
+            .meta
+            .delete_device(&record.user_id, &record.device_id)
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        for ok in ["abc", "Alice_1.x-y", &"a".repeat(64)] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "a b", "élan", "a/b", &"a".repeat(65), ""] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dummy_hash_is_a_valid_argon2id_hash() {
+        let parsed = PasswordHash::new(DUMMY_HASH).expect("parses");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+    }
+
+    #[test]
+    fn device_names_are_trimmed_and_bounded() {
+        assert_eq!(validate_device_name("  Laptop ").expect("ok"), "Laptop");
+        assert!(validate_device_name("   ").is_err());
+        assert!(validate_device_name("a\nb").is_err());
+        assert!(validate_device_name(&"x".repeat(101)).is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! The signed-in user's devices.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use sync_core::protocol::{DeviceInfo, DevicesResponse};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Authed;
+use crate::app::AppState;
+
+/// `GET /v1/devices`.
+pub async fn list(State(state): State<AppState>, auth: Authed) -> ApiResult<Json<DevicesResponse>> {
+    let devices = state
+        .meta
+        .list_devices(&auth.user_id)
+        .await?
+        .into_iter()
+        .map(|d| DeviceInfo {
+            device_id: d.device_id,
+            name: d.name,
+            created_at: d.created_at,
+            last_seen_at: d.last_seen_at,
+        })
+        .collect();
+    Ok(Json(DevicesResponse { devices }))
+}
+
+/// `DELETE /v1/devices/{device_id}`: signs a device out; its access and refresh tokens stop
+/// working at once. 404 `no_such_device` for another user's or an unknown device.
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authed,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> ApiResult<StatusCode> {
+    let not_found = || ApiError::not_found("no_such_device", "no such device");
+    let Path(device_id) = path.map_err(|_| not_found())?;
+    if state.meta.delete_device(&auth.user_id, &device_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}

@@ -1,0 +1,32 @@
+//! The `/v1` HTTP API, one module per area.
+
+pub mod auth;
+pub mod blobs;
+pub mod devices;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod history;
+pub mod openapi;
+pub mod pairing;
+pub mod ratelimit;
+pub mod sync;
+pub mod tokens;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sync_core::protocol::UnixMillis;
+
+pub use error::{ApiError, ApiResult};
+
+/// The server clock as Unix milliseconds (timestamps and expiries; never conflict detection).
+pub fn now_millis() -> UnixMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `now + ttl` in Unix milliseconds.
+pub fn expiry(now: UnixMillis, ttl: Duration) -> UnixMillis {
+    now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,174 @@
+//! The sync endpoints of one game: changes, commit, manifest, download URLs.
+
+use std::collections::{BTreeMap, HashSet, btree_map};
+
+use axum::Json;
+use axum::extract::State;
+use sync_core::ContentHash;
+use sync_core::protocol::{
+    ChangesRequest, ChangesResponse, CommitAction, CommitOutcome, CommitRequest, CommitResponse,
+    DownloadRequest, DownloadResponse, Entry, ManifestResponse,
+};
+
+use super::blobs::{download_url, upload_target};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, Authed, GamePath};
+use super::now_millis;
+use crate::app::AppState;
+use crate::storage::{Quota, Scope};
+
+fn check_batch(state: &AppState, len: usize, what: &str) -> ApiResult<()> {
+    let max = state.config.limits.max_batch_ops;
+    if len > max {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("at most {max} {what} per request, got {len}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_file_size(state: &AppState, size: u64) -> ApiResult<()> {
+    let max = state.config.limits.max_file_size;
+    if size > max {
+        return Err(ApiError::too_large(
+            "file_too_large",
+            format!("a file of {size} bytes is larger than the {max} bytes allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Signed download URLs for the content of non-deleted entries, one per hash.
+async fn entry_downloads<'a>(
+    state: &AppState,
+    scope: &Scope,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> ApiResult<BTreeMap<ContentHash, String>> {
+    let now = now_millis();
+    let mut out = BTreeMap::new();
+    for entry in entries.into_iter().filter(|e| !e.deleted) {
+        if let btree_map::Entry::Vacant(slot) = out.entry(entry.sha256) {
+            slot.insert(download_url(state, scope, entry.sha256, entry.size, now).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /v1/games/{game}/changes`: what changed since the client's cursor, where to fetch it,
+/// and where to upload the blobs the client announces.
+pub async fn changes(
+    State(state): State<AppState>,
+    auth: Authed,
+    GamePath(game): GamePath,
+    ApiJson(req): ApiJson<ChangesRequest>,
+) -> ApiResult<Json<ChangesResponse>> {
+    check_batch(&state, req.uploads.len(), "uploads")?;
+    for upload in &req.uploads {
+        check_file_size(&state, upload.size)?;
+    }
+    let scope = auth.scope(&game);
+    let (cursor, changes) = state.meta.changes_since(&scope, req.since).await?;
+    let downloads = entry_downloads(&state, &scope, &changes).await?;
+    let now = now_millis();
+    let mut uploads = Vec::with_capacity(req.uploads.len());
+    for blob in &req.uploads {
+        uploads.push(upload_target(&state, &scope, blob.sha256, blob.size, now).await?);
+    }
+    Ok(Json(ChangesResponse {
+        cursor,
+        changes,
+        downloads,
+        uploads,
+    }))
+}
+
+/// `POST /v1/games/{game}/commit`: validates the whole batch (sizes, no path twice, every
+/// blob uploaded) before applying anything, then applies each op conditionally. Conflicts
+/// carry a download URL for the current content.
+pub async fn commit(
+    State(state): State<AppState>,
+    auth: Authed,
+    GamePath(game): GamePath,
+    ApiJson(req): ApiJson<CommitRequest>,
+) -> ApiResult<Json<CommitResponse>> {
+    check_batch(&state, req.ops.len(), "ops")?;
+    let mut seen = HashSet::with_capacity(req.ops.len());
+    for op in &req.ops {
+        if !seen.insert(&op.path) {
+            return Err(ApiError::bad_request(
+                "duplicate_path",
+                format!("path {} appears more than once in this commit", op.path),
+            ));
+        }
+    }
+    let scope = auth.scope(&game);
+    for op in &req.ops {
+        if let CommitAction::Put { sha256, size, .. } | CommitAction::Archive { sha256, size, .. } =
+            &op.action
+        {
+            check_file_size(&state, *size)?;
+            if !state.blobs.exists(&scope, sha256).await? {
+                return Err(ApiError::bad_request(
+                    "blob_missing",
+                    format!("the content of {} ({sha256}) was not uploaded", op.path),
+                ));
+            }
+        }
+    }
+    let limits = state.config.limits;
+    let quota = Quota {
+        max_bytes: limits.max_game_bytes,
+        max_files: limits.max_game_files,
+    };
+    let (cursor, mut results) = state
+        .meta
+        .commit(&scope, &auth.device_id, &req.ops, quota, now_millis())
+        .await?;
+    let now = now_millis();
+    for outcome in &mut results {
+        if let CommitOutcome::Conflict {
+            current: Some(current),
+            download_url: url,
+        } = outcome
+            && !current.deleted
+        {
+            *url = Some(download_url(&state, &scope, current.sha256, current.size, now).await?);
+        }
+    }
+    Ok(Json(CommitResponse { cursor, results }))
+}
+
+/// `GET /v1/games/{game}/manifest`: every current entry, tombstones included.
+pub async fn manifest(
+    State(state): State<AppState>,
+    auth: Authed,
+    GamePath(game): GamePath,
+) -> ApiResult<Json<ManifestResponse>> {
+    let (cursor, entries) = state.meta.changes_since(&auth.scope(&game), None).await?;
+    Ok(Json(ManifestResponse { cursor, entries }))
+}
+
+/// `POST /v1/games/{game}/downloads`: signed URLs for blobs this game holds; others are left out.
+pub async fn downloads(
+    State(state): State<AppState>,
+    auth: Authed,
+    GamePath(game): GamePath,
+    ApiJson(req): ApiJson<DownloadRequest>,
+) -> ApiResult<Json<DownloadResponse>> {
+    check_batch(&state, req.sha256.len(), "hashes")?;
+    let scope = auth.scope(&game);
+    let now = now_millis();
+    let mut downloads = BTreeMap::new();
+    for sha256 in req.sha256 {
+        if downloads.contains_key(&sha256) {
+            continue;
+        }
+        if state.blobs.exists(&scope, &sha256).await? {
+            // A GET ticket does not use the size (the stored blob has the one it was
+            // verified with), so it is not looked up.
+            downloads.insert(sha256, download_url(&state, &scope, sha256, 0, now).await?);
+        }
+    }
+    Ok(Json(DownloadResponse { downloads }))
+}

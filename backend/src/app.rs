@@ -1,0 +1,226 @@
+//! The one router of the API, served by the binary over TCP and (later) from AWS Lambda.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use tokio::sync::Semaphore;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::api::ratelimit::RateLimiter;
+use crate::api::tokens::Signer;
+use crate::api::{auth, blobs, devices, error, health, history, openapi, pairing, sync};
+use crate::config::ApiConfig;
+use crate::storage::{BlobStore, MetadataStore};
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+/// The shared parts of [`AppState`].
+pub struct AppInner {
+    pub meta: Arc<dyn MetadataStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub config: ApiConfig,
+    pub signer: Signer,
+    /// Requests per user (bearer tokens and blob tickets).
+    pub user_limiter: RateLimiter,
+    /// Failed logins per username + IP.
+    pub login_limiter: RateLimiter,
+    /// Pairing claims per IP.
+    pub claim_limiter: RateLimiter,
+    /// Bounds concurrent argon2 hashing (CPU and ~19 MiB each).
+    pub hashing: Semaphore,
+}
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// `secret` signs access tokens and blob tickets (see [`Signer`]).
+    pub fn new(
+        config: ApiConfig,
+        secret: &[u8],
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Self {
+        Self(Arc::new(AppInner {
+            meta,
+            blobs,
+            signer: Signer::new(secret),
+            user_limiter: RateLimiter::new(config.rates.per_user),
+            login_limiter: RateLimiter::new(config.rates.failed_logins),
+            claim_limiter: RateLimiter::new(config.rates.pairing_claims),
+            hashing: Semaphore::new(4),
+            config,
+        }))
+    }
+}
+
+/// One entry of the route table: method, axum path and the handler registered for it.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+/// Every route of the API. The router is built from this table, and the OpenAPI test checks
+/// the document against it.
+pub static ROUTES: &[Route] = &[
+    Route {
+        method: Method::GET,
+        path: "/v1/health",
+        handler: |m| on(m, health::health),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/openapi.json",
+        handler: |m| on(m, openapi::document),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/auth/signup",
+        handler: |m| on(m, auth::signup),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/auth/login",
+        handler: |m| on(m, auth::login),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/auth/refresh",
+        handler: |m| on(m, auth::refresh),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/auth/logout",
+        handler: |m| on(m, auth::logout),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/devices",
+        handler: |m| on(m, devices::list),
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/v1/devices/{device_id}",
+        handler: |m| on(m, devices::delete),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/pairing",
+        handler: |m| on(m, pairing::create),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/pairing/claim",
+        handler: |m| on(m, pairing::claim),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/games/{game}/changes",
+        handler: |m| on(m, sync::changes),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/games/{game}/commit",
+        handler: |m| on(m, sync::commit),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/games/{game}/manifest",
+        handler: |m| on(m, sync::manifest),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/games/{game}/downloads",
+        handler: |m| on(m, sync::downloads),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/games/{game}/history",
+        handler: |m| on(m, history::history),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/games/{game}/restore",
+        handler: |m| on(m, history::restore),
+    },
+    Route {
+        method: Method::PUT,
+        path: "/v1/blobs/{ticket}",
+        handler: |m| on(m, blobs::upload),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/blobs/{ticket}",
+        handler: |m| on(m, blobs::download),
+    },
+];
+
+fn method_filter(method: &Method) -> MethodFilter {
+    match *method {
+        Method::GET => MethodFilter::GET,
+        Method::POST => MethodFilter::POST,
+        Method::PUT => MethodFilter::PUT,
+        Method::DELETE => MethodFilter::DELETE,
+        _ => MethodFilter::OPTIONS,
+    }
+}
+
+/// The API router. No listener-specific logic: the same router runs behind `axum::serve`
+/// and behind `lambda_http`.
+pub fn app(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for route in ROUTES {
+        router = router.route(route.path, (route.handler)(method_filter(&route.method)));
+    }
+    let json_limit = state.config.limits.max_json_body;
+    let cors = cors_layer(&state.config.allowed_origins);
+    let router = router
+        .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        // Applies to buffered bodies (JSON); blob uploads stream and are bounded by their ticket.
+        .layer(DefaultBodyLimit::max(json_limit))
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for the configured origins only; `None` (no CORS headers at all) when there are none.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                header::RETRY_AFTER,
+                HeaderName::from_static("content-length"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}

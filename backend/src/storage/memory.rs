@@ -1,0 +1,378 @@
+//! In-memory stores: the reference semantics of the traits, built on
+//! [`sync_core::ledger::MemoryLedger`]; used by fast router tests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use sync_core::hash::Hasher;
+use sync_core::ledger::MemoryLedger;
+use sync_core::protocol::{
+    CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
+};
+use sync_core::{ContentHash, SavePath};
+
+use super::commit_plan::check_quota;
+use super::ids::new_id;
+use super::{
+    BlobStore, ByteStream, DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageError,
+    StorageResult, Usage, UserRecord,
+};
+
+/// Locks a mutex; a poisoned lock still holds consistent data here (every update is a
+/// single assignment after the fallible work), so it is used as is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Default)]
+struct MetaState {
+    users: HashMap<String, UserRecord>,
+    /// Case-folded username → user id.
+    usernames: HashMap<String, String>,
+    devices: HashMap<String, DeviceRecord>,
+    refresh: HashMap<ContentHash, RefreshRecord>,
+    pairing: HashMap<ContentHash, (String, UnixMillis)>,
+    ledgers: HashMap<Scope, MemoryLedger>,
+}
+
+/// Users, devices, tokens and one [`MemoryLedger`] per scope, behind one mutex.
+#[derive(Default)]
+pub struct MemoryMetadataStore {
+    state: Mutex<MetaState>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryMetadataStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every later call fail with `Unavailable` (tests of outage handling).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    fn state(&self) -> StorageResult<MutexGuard<'_, MetaState>> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable(
+                "memory store switched off".into(),
+            ));
+        }
+        Ok(lock(&self.state))
+    }
+}
+
+fn usage_of(ledger: &MemoryLedger) -> Usage {
+    ledger
+        .current
+        .values()
+        .filter(|e| !e.deleted)
+        .fold(Usage::default(), |u, e| Usage {
+            bytes: u.bytes + e.size,
+            files: u.files + 1,
+        })
+}
+
+#[async_trait]
+impl MetadataStore for MemoryMetadataStore {
+    async fn health(&self) -> StorageResult<()> {
+        self.state().map(|_| ())
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: UnixMillis,
+    ) -> StorageResult<UserRecord> {
+        let user_id = new_id()?;
+        let mut state = self.state()?;
+        let folded = username.to_lowercase();
+        if state.usernames.contains_key(&folded) {
+            return Err(StorageError::AlreadyExists(format!(
+                "username {username:?} is taken"
+            )));
+        }
+        let user = UserRecord {
+            user_id: user_id.clone(),
+            username: username.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created_at: now,
+        };
+        state.usernames.insert(folded, user_id.clone());
+        state.users.insert(user_id, user.clone());
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StorageResult<Option<UserRecord>> {
+        let state = self.state()?;
+        Ok(state
+            .usernames
+            .get(&username.to_lowercase())
+            .and_then(|id| state.users.get(id))
+            .cloned())
+    }
+
+    async fn user_by_id(&self, user_id: &str) -> StorageResult<Option<UserRecord>> {
+        Ok(self.state()?.users.get(user_id).cloned())
+    }
+
+    async fn create_device(
+        &self,
+        user_id: &str,
+        name: &str,
+        now: UnixMillis,
+    ) -> StorageResult<DeviceRecord> {
+        let device = DeviceRecord {
+            device_id: new_id()?,
+            user_id: user_id.to_owned(),
+            name: name.to_owned(),
+            created_at: now,
+            last_seen_at: None,
+        };
+        self.state()?
+            .devices
+            .insert(device.device_id.clone(), device.clone());
+        Ok(device)
+    }
+
+    async fn device(&self, device_id: &str) -> StorageResult<Option<DeviceRecord>> {
+        Ok(self.state()?.devices.get(device_id).cloned())
+    }
+
+    async fn list_devices(&self, user_id: &str) -> StorageResult<Vec<DeviceRecord>> {
+        let mut devices: Vec<DeviceRecord> = self
+            .state()?
+            .devices
+            .values()
+            .filter(|d| d.user_id == user_id)
+            .cloned()
+            .collect();
+        devices.sort_by(|a, b| (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id)));
+        Ok(devices)
+    }
+
+    async fn touch_device(&self, device_id: &str, now: UnixMillis) -> StorageResult<()> {
+        if let Some(d) = self.state()?.devices.get_mut(device_id) {
+            d.last_seen_at = Some(now);
+        }
+        Ok(())
+    }
+
+    async fn delete_device(&self, user_id: &str, device_id: &str) -> StorageResult<bool> {
+        let mut state = self.state()?;
+        let owned = state
+            .devices
+            .get(device_id)
+            .is_some_and(|d| d.user_id == user_id);
+        if owned {
+            state.devices.remove(device_id);
+            state.refresh.retain(|_, r| r.device_id != device_id);
+        }
+        Ok(owned)
+    }
+
+    async fn put_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        record: &RefreshRecord,
+    ) -> StorageResult<()> {
+        self.state()?.refresh.insert(*token_sha256, record.clone());
+        Ok(())
+    }
+
+    async fn take_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+    ) -> StorageResult<Option<RefreshRecord>> {
+        Ok(self.state()?.refresh.remove(token_sha256))
+    }
+
+    async fn put_pairing_code(
+        &self,
+        code_sha256: &ContentHash,
+        user_id: &str,
+        expires_at: UnixMillis,
+    ) -> StorageResult<()> {
+        self.state()?
+            .pairing
+            .insert(*code_sha256, (user_id.to_owned(), expires_at));
+        Ok(())
+    }
+
+    async fn claim_pairing_code(
+        &self,
+        code_sha256: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<String>> {
+        let mut state = self.state()?;
+        match state.pairing.remove(code_sha256) {
+            Some((user_id, expires_at)) if expires_at > now => Ok(Some(user_id)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn changes_since(
+        &self,
+        scope: &Scope,
+        since: Option<Seq>,
+    ) -> StorageResult<(Seq, Vec<Entry>)> {
+        let state = self.state()?;
+        Ok(state
+            .ledgers
+            .get(scope)
+            .map(|l| (l.cursor, l.changes_since(since)))
+            .unwrap_or_default())
+    }
+
+    async fn commit(
+        &self,
+        scope: &Scope,
+        device_id: &str,
+        ops: &[CommitOp],
+        quota: Quota,
+        now: UnixMillis,
+    ) -> StorageResult<(Seq, Vec<CommitOutcome>)> {
+        let mut state = self.state()?;
+        // Apply to a copy, check the quota on the result (the shared rule), then publish it.
+        let mut ledger = state.ledgers.get(scope).cloned().unwrap_or_default();
+        let outcomes: Vec<CommitOutcome> = ops
+            .iter()
+            .map(|op| ledger.apply(op, device_id, now))
+            .collect();
+        let before = state.ledgers.get(scope).map(usage_of).unwrap_or_default();
+        check_quota(before, usage_of(&ledger), quota)?;
+        let cursor = ledger.cursor;
+        state.ledgers.insert(scope.clone(), ledger);
+        Ok((cursor, outcomes))
+    }
+
+    async fn history(&self, scope: &Scope, path: &SavePath) -> StorageResult<Vec<HistoryVersion>> {
+        let state = self.state()?;
+        Ok(state
+            .ledgers
+            .get(scope)
+            .map(|l| l.history_of(path))
+            .unwrap_or_default())
+    }
+
+    async fn restore(
+        &self,
+        scope: &Scope,
+        path: &SavePath,
+        version: Version,
+        device_id: &str,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(Seq, Entry)>> {
+        let mut state = self.state()?;
+        let Some(ledger) = state.ledgers.get_mut(scope) else {
+            return Ok(None);
+        };
+        Ok(ledger
+            .restore(path, version, device_id, now)
+            .map(|entry| (ledger.cursor, entry)))
+    }
+
+    async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {
+        Ok(self
+            .state()?
+            .ledgers
+            .get(scope)
+            .map(usage_of)
+            .unwrap_or_default())
+    }
+}
+
+/// Blobs in a map keyed by scope and hash.
+#[derive(Default)]
+pub struct MemoryBlobStore {
+    blobs: Mutex<HashMap<(Scope, ContentHash), Bytes>>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryBlobStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every later call fail with `Unavailable` (tests of outage handling).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    fn available(&self) -> StorageResult<()> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable(
+                "memory store switched off".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BlobStore for MemoryBlobStore {
+    async fn health(&self) -> StorageResult<()> {
+        self.available()
+    }
+
+    async fn exists(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<bool> {
+        self.available()?;
+        Ok(lock(&self.blobs).contains_key(&(scope.clone(), *sha256)))
+    }
+
+    async fn put(
+        &self,
+        scope: &Scope,
+        sha256: &ContentHash,
+        size: u64,
+        mut body: ByteStream,
+    ) -> StorageResult<()> {
+        self.available()?;
+        let mut hasher = Hasher::new();
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| StorageError::Mismatch(format!("upload broke off: {e}")))?;
+            if (bytes.len() + chunk.len()) as u64 > size {
+                return Err(StorageError::Mismatch(format!(
+                    "body is longer than the declared {size} bytes"
+                )));
+            }
+            hasher.update(&chunk);
+            bytes.extend_from_slice(&chunk);
+        }
+        if bytes.len() as u64 != size {
+            return Err(StorageError::Mismatch(format!(
+                "body has {} bytes, {size} declared",
+                bytes.len()
+            )));
+        }
+        let actual = hasher.finish();
+        if actual != *sha256 {
+            return Err(StorageError::Mismatch(format!(
+                "body hashes to {actual}, {sha256} declared"
+            )));
+        }
+        lock(&self.blobs).insert((scope.clone(), *sha256), bytes.freeze());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        scope: &Scope,
+        sha256: &ContentHash,
+    ) -> StorageResult<Option<(u64, ByteStream)>> {
+        self.available()?;
+        let Some(bytes) = lock(&self.blobs).get(&(scope.clone(), *sha256)).cloned() else {
+            return Ok(None);
+        };
+        let size = bytes.len() as u64;
+        let stream: ByteStream = Box::pin(futures::stream::iter([Ok(bytes)]));
+        Ok(Some((size, stream)))
+    }
+}

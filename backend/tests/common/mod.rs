@@ -1,0 +1,392 @@
+//! Test harness: the real `renpy-cloud-server` binary on 127.0.0.1 and a blocking client.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
+
+pub mod inproc;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sync_core::ContentHash;
+use sync_core::SavePath;
+use sync_core::protocol::{
+    BlobRef, ChangesRequest, ChangesResponse, CommitAction, CommitOp, CommitRequest,
+    CommitResponse, ManifestResponse, TokenResponse, UploadTarget,
+};
+use ureq::Agent;
+
+/// A running server process with its own temporary data dir; killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the binary on a free loopback port with `extra` flags.
+    pub fn start(extra: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp data dir"), extra)
+    }
+
+    /// Stops this server and starts a new one on the same data dir (on another port).
+    pub fn restart(mut self, extra: &[&str]) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data_dir = tempfile::tempdir().expect("placeholder dir");
+        let data_dir = std::mem::replace(&mut self.data_dir, data_dir);
+        Self::start_in(data_dir, extra)
+    }
+
+    fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_renpy-cloud-server"))
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .args(extra)
+            .env_remove("RENPY_CLOUD_SECRET")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start renpy-cloud-server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the server's first line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            base,
+            data_dir,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself (after a signal), up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll child") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A finished HTTP exchange.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{e}: status {} body {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn value(&self) -> Value {
+        self.json()
+    }
+
+    /// The `error.code` of a JSON error body (panics if the body is not one).
+    pub fn error_code(&self) -> String {
+        let body: sync_core::protocol::ErrorBody = self.json();
+        assert!(!body.error.message.is_empty(), "error message is empty");
+        body.error.code
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts a status and an error code, with the body in the failure message.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.error_code().as_str()),
+            (status, code),
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/json")
+        );
+    }
+
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+}
+
+/// A blocking HTTP client, optionally signed in.
+#[derive(Clone)]
+pub struct Client {
+    agent: Agent,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Self {
+            agent,
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    fn finish(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+        let mut response = result.expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        response
+            .body_mut()
+            .as_reader()
+            .read_to_end(&mut body)
+            .expect("read body");
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => req.header("authorization", format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        Self::finish(self.auth(self.agent.get(self.url(path))).call())
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.auth(self.agent.get(self.url(path)));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::finish(req.call())
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        Self::finish(self.auth(self.agent.delete(self.url(path))).call())
+    }
+
+    pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Resp {
+        Self::finish(self.auth(self.agent.post(self.url(path))).send_json(body))
+    }
+
+    /// POST JSON with extra headers.
+    pub fn post_with<T: Serialize>(&self, path: &str, headers: &[(&str, &str)], body: &T) -> Resp {
+        let mut req = self.auth(self.agent.post(self.url(path)));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::finish(req.send_json(body))
+    }
+
+    /// POST with a raw body and content type (for malformed input).
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Resp {
+        Self::finish(
+            self.auth(self.agent.post(self.url(path)))
+                .content_type(content_type)
+                .send(body),
+        )
+    }
+
+    /// OPTIONS (CORS preflight).
+    pub fn options(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.agent.options(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::finish(req.call())
+    }
+
+    /// PUT bytes with a content length.
+    pub fn put_bytes(&self, url: &str, bytes: &[u8]) -> Resp {
+        Self::finish(
+            self.agent
+                .put(self.url(url))
+                .content_type("application/octet-stream")
+                .send(bytes),
+        )
+    }
+
+    /// PUT bytes with chunked transfer encoding (no content length).
+    pub fn put_chunked(&self, url: &str, bytes: &[u8]) -> Resp {
+        let mut reader = bytes;
+        Self::finish(
+            self.agent
+                .put(self.url(url))
+                .content_type("application/octet-stream")
+                .send(ureq::SendBody::from_reader(&mut reader)),
+        )
+    }
+
+    // ---- protocol helpers ----
+
+    /// Signs up `username` (password `correct horse`), returns the signed-in client.
+    pub fn signup(&self, username: &str) -> (Client, TokenResponse) {
+        let resp = self.post(
+            "/v1/auth/signup",
+            &json!({"username": username, "password": "correct horse", "device_name": "laptop"}),
+        );
+        resp.expect_status(201);
+        let tokens: TokenResponse = resp.json();
+        (self.with_token(&tokens.access_token), tokens)
+    }
+
+    pub fn login(&self, username: &str, password: &str) -> Resp {
+        self.post(
+            "/v1/auth/login",
+            &json!({"username": username, "password": password, "device_name": "phone"}),
+        )
+    }
+
+    pub fn manifest(&self, game: &str) -> ManifestResponse {
+        let resp = self.get(&format!("/v1/games/{game}/manifest"));
+        resp.expect_status(200);
+        resp.json()
+    }
+
+    pub fn changes(&self, game: &str, req: &ChangesRequest) -> Resp {
+        self.post(&format!("/v1/games/{game}/changes"), req)
+    }
+
+    /// The upload target for `bytes` in `game`.
+    pub fn upload_target(&self, game: &str, bytes: &[u8]) -> UploadTarget {
+        let resp = self.changes(
+            game,
+            &ChangesRequest {
+                since: None,
+                uploads: vec![BlobRef {
+                    sha256: ContentHash::of(bytes),
+                    size: bytes.len() as u64,
+                }],
+            },
+        );
+        resp.expect_status(200);
+        let answer: ChangesResponse = resp.json();
+        answer
+            .uploads
+            .into_iter()
+            .next()
+            .expect("one upload target")
+    }
+
+    /// Uploads `bytes` to `game` (if not present yet); returns their hash.
+    pub fn upload(&self, game: &str, bytes: &[u8]) -> ContentHash {
+        let target = self.upload_target(game, bytes);
+        if !target.present {
+            let url = target.url.expect("upload URL");
+            self.put_bytes(&url, bytes).expect_status(204);
+        }
+        ContentHash::of(bytes)
+    }
+
+    pub fn commit(&self, game: &str, ops: Vec<CommitOp>) -> Resp {
+        self.post(&format!("/v1/games/{game}/commit"), &CommitRequest { ops })
+    }
+
+    /// Uploads and commits one file; returns the commit response.
+    pub fn put_file(&self, game: &str, path: &str, expect: u64, bytes: &[u8]) -> CommitResponse {
+        self.upload(game, bytes);
+        let resp = self.commit(game, vec![put_op(path, expect, bytes)]);
+        resp.expect_status(200);
+        resp.json()
+    }
+}
+
+/// A `Put` op for `bytes` at `path`.
+pub fn put_op(path: &str, expect: u64, bytes: &[u8]) -> CommitOp {
+    CommitOp {
+        path: SavePath::new(path).expect("valid test path"),
+        expect_version: expect,
+        action: CommitAction::Put {
+            sha256: ContentHash::of(bytes),
+            size: bytes.len() as u64,
+            mtime: Some(1_700_000_000_000),
+            meta: None,
+        },
+    }
+}
+
+/// A `Delete` op at `path`.
+pub fn delete_op(path: &str, expect: u64) -> CommitOp {
+    CommitOp {
+        path: SavePath::new(path).expect("valid test path"),
+        expect_version: expect,
+        action: CommitAction::Delete,
+    }
+}

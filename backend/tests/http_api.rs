@@ -1,0 +1,105 @@
+//! The HTTP API end to end: the real `renpy-cloud-server` binary on 127.0.0.1, a blocking
+//! client, one server (with its own temporary data dir) per test.
+
+mod common;
+
+#[path = "http_api/auth.rs"]
+mod auth;
+#[path = "http_api/bad_input.rs"]
+mod bad_input;
+#[path = "http_api/cors.rs"]
+mod cors;
+#[path = "http_api/isolation.rs"]
+mod isolation;
+#[path = "http_api/limits.rs"]
+mod limits;
+#[path = "http_api/pairing.rs"]
+mod pairing;
+#[path = "http_api/race.rs"]
+mod race;
+#[path = "http_api/sync.rs"]
+mod sync;
+#[path = "http_api/uploads.rs"]
+mod uploads;
+
+use std::time::Duration;
+
+use common::Server;
+use sync_core::protocol::Health;
+
+#[test]
+fn health_answers_ok_with_version() {
+    let server = Server::start(&[]);
+    let resp = server.client().get("/v1/health");
+    resp.expect_status(200);
+    let health: Health = resp.json();
+    assert_eq!(health.status, "ok");
+    assert_eq!(health.storage, "ok");
+    assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn openapi_document_is_served() {
+    let server = Server::start(&[]);
+    let resp = server.client().get("/v1/openapi.json");
+    resp.expect_status(200);
+    assert_eq!(
+        resp.value(),
+        serde_json::from_str::<serde_json::Value>(backend::api::openapi::DOCUMENT)
+            .expect("document is JSON")
+    );
+}
+
+#[test]
+fn unknown_routes_and_methods_answer_json_errors() {
+    let server = Server::start(&[]);
+    let client = server.client();
+    client.get("/v1/nope").expect_error(404, "not_found");
+    client
+        .delete("/v1/health")
+        .expect_error(405, "method_not_allowed");
+}
+
+#[test]
+fn accounts_saves_and_sessions_survive_a_restart() {
+    let server = Server::start(&[]);
+    let (alice, tokens) = server.client().signup("alice");
+    alice.put_file("g", "1-1-LT1.save", 0, b"saved before the restart");
+    let before = alice.manifest("g");
+    let secret = server.data_dir.path().join("secret.key");
+    let mode = std::fs::metadata(&secret)
+        .expect("secret.key")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+
+    let server = server.restart(&[]);
+    // The access token is still valid (same secret), the manifest and blobs are still there.
+    let alice = server.client().with_token(&tokens.access_token);
+    assert_eq!(alice.manifest("g"), before);
+    let changes: sync_core::protocol::ChangesResponse =
+        alice.changes("g", &Default::default()).json();
+    let url = changes.downloads.values().next().expect("download URL");
+    assert_eq!(server.client().get(url).body, b"saved before the restart");
+    server
+        .client()
+        .login("alice", "correct horse")
+        .expect_status(200);
+}
+
+#[test]
+fn sigterm_shuts_the_server_down_cleanly() {
+    let mut server = Server::start(&[]);
+    server.client().get("/v1/health").expect_status(200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let exit = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("server exits after SIGTERM");
+    assert!(exit.success(), "exit status {exit:?}");
+}

@@ -1,0 +1,220 @@
+//! Accounts, sessions and devices.
+
+use serde_json::json;
+use sync_core::protocol::{DevicesResponse, TokenResponse};
+
+use crate::common::Server;
+
+#[test]
+fn signup_login_refresh_logout() {
+    let server = Server::start(&[]);
+    let anon = server.client();
+    let (alice, tokens) = anon.signup("alice");
+    assert_eq!(tokens.username, "alice");
+    assert_eq!(tokens.expires_in, 15 * 60);
+    alice.get("/v1/devices").expect_status(200);
+
+    // Usernames are unique, case-insensitively.
+    anon.post(
+        "/v1/auth/signup",
+        &json!({"username": "ALICE", "password": "another password", "device_name": "x"}),
+    )
+    .expect_error(409, "username_taken");
+
+    // Wrong password and unknown user answer exactly alike.
+    let wrong = anon.login("alice", "not the password");
+    wrong.expect_error(401, "invalid_credentials");
+    let unknown = anon.login("nobody", "not the password");
+    unknown.expect_error(401, "invalid_credentials");
+    assert_eq!(wrong.body, unknown.body);
+
+    let resp = anon.login("alice", "correct horse");
+    resp.expect_status(200);
+    let phone: TokenResponse = resp.json();
+    assert_eq!(phone.user_id, tokens.user_id);
+    assert_ne!(phone.device_id, tokens.device_id);
+
+    // Refresh rotates: the new pair works, the old refresh token is spent.
+    let resp = anon.post(
+        "/v1/auth/refresh",
+        &json!({"refresh_token": phone.refresh_token}),
+    );
+    resp.expect_status(200);
+    let rotated: TokenResponse = resp.json();
+    assert_eq!(rotated.device_id, phone.device_id);
+    assert_ne!(rotated.refresh_token, phone.refresh_token);
+    anon.with_token(&rotated.access_token)
+        .get("/v1/devices")
+        .expect_status(200);
+    anon.post(
+        "/v1/auth/refresh",
+        &json!({"refresh_token": phone.refresh_token}),
+    )
+    .expect_error(401, "invalid_refresh_token");
+    anon.post("/v1/auth/refresh", &json!({"refresh_token": "made-up"}))
+        .expect_error(401, "invalid_refresh_token");
+
+    // Logout signs the device out: its access and refresh tokens stop working.
+    anon.post(
+        "/v1/auth/logout",
+        &json!({"refresh_token": rotated.refresh_token}),
+    )
+    .expect_status(204);
+    anon.with_token(&rotated.access_token)
+        .get("/v1/devices")
+        .expect_error(401, "unauthorized");
+    anon.post(
+        "/v1/auth/refresh",
+        &json!({"refresh_token": rotated.refresh_token}),
+    )
+    .expect_error(401, "invalid_refresh_token");
+    // A second logout is harmless; the other device is still signed in.
+    anon.post(
+        "/v1/auth/logout",
+        &json!({"refresh_token": rotated.refresh_token}),
+    )
+    .expect_status(204);
+    alice.get("/v1/devices").expect_status(200);
+}
+
+#[test]
+fn signup_validates_username_password_and_device_name() {
+    let server = Server::start(&[]);
+    let anon = server.client();
+    let cases = [
+        (
+            json!({"username": "ab", "password": "long enough", "device_name": "d"}),
+            "invalid_username",
+        ),
+        (
+            json!({"username": "a b c", "password": "long enough", "device_name": "d"}),
+            "invalid_username",
+        ),
+        (
+            json!({"username": "x".repeat(65), "password": "long enough", "device_name": "d"}),
+            "invalid_username",
+        ),
+        (
+            json!({"username": "bob", "password": "short", "device_name": "d"}),
+            "weak_password",
+        ),
+        (
+            json!({"username": "bob", "password": "long enough", "device_name": " "}),
+            "invalid_device_name",
+        ),
+    ];
+    for (body, code) in cases {
+        anon.post("/v1/auth/signup", &body).expect_error(400, code);
+    }
+    // None of them created the user.
+    anon.signup("bob");
+}
+
+#[test]
+fn access_tokens_expire() {
+    let server = Server::start(&["--access-ttl-secs", "1"]);
+    let (alice, tokens) = server.client().signup("alice");
+    assert_eq!(tokens.expires_in, 1);
+    alice.get("/v1/devices").expect_status(200);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    alice.get("/v1/devices").expect_error(401, "unauthorized");
+}
+
+#[test]
+fn failed_logins_are_rate_limited_per_username_and_ip() {
+    let server = Server::start(&["--login-attempts-per-minute", "3"]);
+    let anon = server.client();
+    anon.signup("alice");
+    anon.signup("carol");
+    for _ in 0..3 {
+        anon.login("alice", "wrong password")
+            .expect_error(401, "invalid_credentials");
+    }
+    let limited = anon.login("alice", "correct horse");
+    limited.expect_error(429, "rate_limited");
+    let retry: u64 = limited
+        .header("retry-after")
+        .expect("Retry-After header")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another username is not affected.
+    anon.login("carol", "correct horse").expect_status(200);
+}
+
+#[test]
+fn devices_are_listed_and_deleting_one_revokes_it() {
+    let server = Server::start(&[]);
+    let anon = server.client();
+    let (laptop, laptop_tokens) = anon.signup("alice");
+    let phone_tokens: TokenResponse = anon.login("alice", "correct horse").json();
+    let phone = anon.with_token(&phone_tokens.access_token);
+    let (bob, _) = anon.signup("bob");
+
+    let devices: DevicesResponse = laptop.get("/v1/devices").json();
+    let mut ids: Vec<_> = devices
+        .devices
+        .iter()
+        .map(|d| d.device_id.clone())
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        laptop_tokens.device_id.clone(),
+        phone_tokens.device_id.clone(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(devices.devices.iter().any(|d| d.name == "phone"));
+
+    // Bob cannot delete Alice's devices.
+    bob.delete(&format!("/v1/devices/{}", phone_tokens.device_id))
+        .expect_error(404, "no_such_device");
+    laptop
+        .delete(&format!("/v1/devices/{}", phone_tokens.device_id))
+        .expect_status(204);
+    phone.get("/v1/devices").expect_error(401, "unauthorized");
+    anon.post(
+        "/v1/auth/refresh",
+        &json!({"refresh_token": phone_tokens.refresh_token}),
+    )
+    .expect_error(401, "invalid_refresh_token");
+    let devices: DevicesResponse = laptop.get("/v1/devices").json();
+    assert_eq!(devices.devices.len(), 1);
+}
+
+#[test]
+fn requests_without_a_valid_token_are_unauthorized() {
+    let server = Server::start(&[]);
+    let anon = server.client();
+    let (alice, tokens) = anon.signup("alice");
+    let routes = [
+        "/v1/devices",
+        "/v1/games/g/manifest",
+        "/v1/games/g/history?path=a.save",
+    ];
+    let mut tampered = tokens.access_token.clone();
+    tampered.pop();
+    tampered.push(if tokens.access_token.ends_with('A') {
+        'B'
+    } else {
+        'A'
+    });
+    for route in routes {
+        anon.get(route).expect_error(401, "unauthorized");
+        anon.with_token("garbage")
+            .get(route)
+            .expect_error(401, "unauthorized");
+        anon.with_token(&tampered)
+            .get(route)
+            .expect_error(401, "unauthorized");
+        // A refresh token is not an access token.
+        anon.with_token(&tokens.refresh_token)
+            .get(route)
+            .expect_error(401, "unauthorized");
+        alice.get(route).expect_status(200);
+    }
+    anon.post("/v1/pairing", &json!({}))
+        .expect_error(401, "unauthorized");
+    anon.post("/v1/games/g/commit", &json!({"ops": []}))
+        .expect_error(401, "unauthorized");
+}
