@@ -86,7 +86,13 @@ pub struct CognitoVerifier {
     jwks_url: String,
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
+    /// Sent with JWKS fetches to an emulator (see [`Self::for_emulator`]).
+    emulator_target: bool,
 }
+
+/// moto serves every service on one host and picks the service of an unsigned request from
+/// this header; Cognito itself does not need it.
+const EMULATOR_TARGET: (&str, &str) = ("x-amz-target", "AWSCognitoIdentityProviderService.GetJwks");
 
 impl CognitoVerifier {
     pub fn new(issuer: &str, client_id: &str, jwks_url: &str) -> Result<Self, TokenRejected> {
@@ -100,7 +106,21 @@ impl CognitoVerifier {
             jwks_url: jwks_url.to_owned(),
             http,
             cache: RwLock::new(KeyCache::default()),
+            emulator_target: false,
         })
+    }
+
+    /// A verifier for the settings' pool; JWKS fetches carry moto's routing header when the
+    /// settings point at an emulator (an endpoint override).
+    pub fn from_settings(settings: &crate::aws_env::AwsSettings) -> Result<Self, TokenRejected> {
+        let verifier = Self::new(&settings.issuer, &settings.client_id, &settings.jwks_url)?;
+        Ok(verifier.for_emulator(settings.endpoint.is_some()))
+    }
+
+    /// Whether the JWKS is served by an emulator that needs [`EMULATOR_TARGET`].
+    pub fn for_emulator(mut self, on: bool) -> Self {
+        self.emulator_target = on;
+        self
     }
 
     /// Verifies `token` at `now` (Unix seconds).
@@ -122,14 +142,16 @@ impl CognitoVerifier {
                 _ => TokenRejected::Malformed,
             },
         )?;
+        // Issuer and token use first: an ID token lacks an access token's claims.
+        let text = |name: &str| data.claims.get(name).and_then(|v| v.as_str()).unwrap_or("");
+        if text("iss") != self.issuer {
+            return Err(TokenRejected::WrongIssuer(text("iss").to_owned()));
+        }
+        if text("token_use") != "access" {
+            return Err(TokenRejected::WrongTokenUse(text("token_use").to_owned()));
+        }
         let claims: AccessClaims =
             serde_json::from_value(data.claims).map_err(|_| TokenRejected::Malformed)?;
-        if claims.iss != self.issuer {
-            return Err(TokenRejected::WrongIssuer(claims.iss));
-        }
-        if claims.token_use != "access" {
-            return Err(TokenRejected::WrongTokenUse(claims.token_use));
-        }
         if claims.client_id != self.client_id {
             return Err(TokenRejected::WrongClient);
         }
@@ -169,9 +191,11 @@ impl CognitoVerifier {
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, TokenRejected> {
         let unavailable = |e: reqwest::Error| TokenRejected::KeysUnavailable(e.to_string());
-        let set: JwkSet = self
-            .http
-            .get(&self.jwks_url)
+        let mut request = self.http.get(&self.jwks_url);
+        if self.emulator_target {
+            request = request.header(EMULATOR_TARGET.0, EMULATOR_TARGET.1);
+        }
+        let set: JwkSet = request
             .send()
             .await
             .and_then(|r| r.error_for_status())

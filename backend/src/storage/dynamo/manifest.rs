@@ -165,7 +165,7 @@ impl DynamoMetadataStore {
             .iter()
             .map(|item| version_from_item(item, current))
             .collect::<StorageResult<Vec<_>>>()?;
-        versions.sort_by(|a, b| b.version.cmp(&a.version));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version));
         Ok(versions)
     }
 
