@@ -49,4 +49,20 @@ impl Device {
     pub fn sync(&mut self) -> Result<SyncReport> {
         Ok(futures::executor::block_on(self.engine.sync(&mut |_| {}))?)
     }
+
+    /// A sync that also returns when each phase started (for phase timings).
+    pub fn sync_timed(
+        &mut self,
+    ) -> Result<(
+        SyncReport,
+        Vec<(sync_core::engine::Phase, std::time::Instant)>,
+    )> {
+        let mut phases = Vec::new();
+        let report = futures::executor::block_on(self.engine.sync(&mut |p| {
+            if phases.last().is_none_or(|(last, _)| *last != p.phase) {
+                phases.push((p.phase, std::time::Instant::now()));
+            }
+        }))?;
+        Ok((report, phases))
+    }
 }

@@ -58,21 +58,26 @@ fn pump(mut from: TcpStream, mut to: TcpStream, count: Option<Arc<AtomicU64>>) {
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
-/// A minimal HTTP/1.1 server that reads a PUT body and answers 204: the baseline.
+/// A minimal HTTP/1.1 server that reads a PUT body and answers 204: the baseline. With
+/// `durable`, it writes the body to a file and fsyncs it first, as a storing server must.
 pub struct PutSink {
     port: u16,
+    _dir: tempfile::TempDir,
 }
 
 impl PutSink {
-    pub fn start() -> Result<Self> {
+    pub fn start(durable: bool) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
+        let dir = tempfile::tempdir()?;
+        let target = durable.then(|| dir.path().join("body"));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                std::thread::spawn(move || serve(stream));
+                let target = target.clone();
+                std::thread::spawn(move || serve(stream, target));
             }
         });
-        Ok(Self { port })
+        Ok(Self { port, _dir: dir })
     }
 
     /// Time of one PUT of `bytes` with `ureq`, the client renpy-cloud uses.
@@ -85,7 +90,7 @@ impl PutSink {
     }
 }
 
-fn serve(stream: TcpStream) {
+fn serve(stream: TcpStream, target: Option<std::path::PathBuf>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -108,7 +113,15 @@ fn serve(stream: TcpStream) {
                 length = v.trim().parse().unwrap_or(0);
             }
         }
-        if std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink()).is_err() {
+        let mut body = (&mut reader).take(length);
+        let stored = match &target {
+            None => std::io::copy(&mut body, &mut std::io::sink()).map(drop),
+            Some(path) => std::fs::File::create(path).and_then(|mut f| {
+                std::io::copy(&mut body, &mut f)?;
+                f.sync_all()
+            }),
+        };
+        if stored.is_err() {
             return;
         }
         if writer

@@ -105,6 +105,14 @@ impl Server {
         self.sent.load(Ordering::SeqCst)
     }
 
+    /// Starts a new peak-memory measurement (Linux: writing 5 to `clear_refs` resets VmHWM).
+    pub fn reset_peak(&self) -> Result<()> {
+        Ok(std::fs::write(
+            format!("/proc/{}/clear_refs", self.child.id()),
+            "5",
+        )?)
+    }
+
     /// The server process's peak resident memory (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
