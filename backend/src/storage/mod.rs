@@ -6,9 +6,13 @@
 
 pub mod commit_plan;
 pub mod conformance;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod files;
 pub mod ids;
 pub mod memory;
+#[cfg(feature = "aws")]
+pub mod s3;
 pub mod sqlite;
 
 use std::pin::Pin;
