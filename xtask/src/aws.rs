@@ -66,7 +66,9 @@ pub fn setup() -> Result<()> {
     }
     let python = python.display().to_string();
     let moto = output(&python, &["-m", "pip", "show", "moto"]).unwrap_or_default();
-    let moto_ok = moto.lines().any(|l| l.trim() == format!("Version: {MOTO_VERSION}"));
+    let moto_ok = moto
+        .lines()
+        .any(|l| l.trim() == format!("Version: {MOTO_VERSION}"));
     let tools_ok = ["moto_server", "cfn-lint", "cargo-lambda"]
         .iter()
         .all(|t| venv_bin(t).exists());
@@ -77,7 +79,15 @@ pub fn setup() -> Result<()> {
     let pin = format!("moto[server]=={MOTO_VERSION}");
     cmd(
         &python,
-        &["-m", "pip", "install", "--quiet", &pin, "cfn-lint", "cargo-lambda"],
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &pin,
+            "cfn-lint",
+            "cargo-lambda",
+        ],
     )
 }
 
@@ -93,7 +103,14 @@ pub fn test() -> Result<()> {
     cmd(
         &cargo,
         &[
-            "clippy", "-p", "backend", "--features", "aws", "--all-targets", "--", "-D",
+            "clippy",
+            "-p",
+            "backend",
+            "--features",
+            "aws",
+            "--all-targets",
+            "--",
+            "-D",
             "warnings",
         ],
     )?;
@@ -113,7 +130,10 @@ fn lambda_build(target_flag: Option<&str>) -> Command {
 /// `target/lambda/renpy-cloud-lambda/bootstrap`, arm64 (x86_64 if arm64 cannot be built).
 pub fn build_lambda() -> Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "aarch64-unknown-linux-gnu") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "aarch64-unknown-linux-gnu")
+    {
         cmd("rustup", &["target", "add", "aarch64-unknown-linux-gnu"])?;
     }
     match status(lambda_build(Some("--arm64"))) {
@@ -182,7 +202,15 @@ pub fn e2e() -> Result<()> {
     let cargo = cargo();
     cmd(
         &cargo,
-        &["build", "-p", "backend", "--features", "aws", "--bin", LAMBDA_BIN],
+        &[
+            "build",
+            "-p",
+            "backend",
+            "--features",
+            "aws",
+            "--bin",
+            LAMBDA_BIN,
+        ],
     )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
