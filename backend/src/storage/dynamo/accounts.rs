@@ -46,6 +46,11 @@ fn device_from_item(item: &Item) -> StorageResult<DeviceRecord> {
         name: item.str_attr("name")?,
         created_at: item.num("created_at")?,
         last_seen_at: item.opt_num("last_seen_at")?,
+        // A JSON array in one string attribute; absent until the device publishes keys.
+        renpy_keys: item
+            .opt_str("renpy_keys")?
+            .and_then(|raw| serde_json::from_str(&raw).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -136,6 +141,7 @@ impl DynamoMetadataStore {
             name: name.to_owned(),
             created_at: now,
             last_seen_at: None,
+            renpy_keys: Vec::new(),
         };
         let mut item = key(device_pk(&device.device_id), DEVICE_SK);
         item.insert("device_id".into(), s(&device.device_id));
@@ -223,6 +229,33 @@ impl DynamoMetadataStore {
             // Touching a device that was deleted meanwhile is a no-op, as in SQLite.
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(unavailable("touch a device", e)),
+        }
+    }
+
+    /// Replaces the device's Ren'Py keys if the device is the user's.
+    pub(super) async fn set_device_keys(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        keys: &[String],
+    ) -> StorageResult<bool> {
+        let json =
+            serde_json::to_string(keys).map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(device_pk(device_id), DEVICE_SK)))
+            .update_expression("SET renpy_keys = :keys")
+            .condition_expression("attribute_exists(pk) AND user_id = :user")
+            .expression_attribute_values(":keys", s(&json))
+            .expression_attribute_values(":user", s(user_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable("set device keys", e)),
         }
     }
 

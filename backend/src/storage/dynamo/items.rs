@@ -100,6 +100,7 @@ fn corrupt(what: &str, attr: &str) -> StorageError {
 /// Typed reads of an item's attributes.
 pub trait ItemExt {
     fn str_attr(&self, name: &str) -> StorageResult<String>;
+    fn opt_str(&self, name: &str) -> StorageResult<Option<String>>;
     fn num<T: std::str::FromStr>(&self, name: &str) -> StorageResult<T>;
     fn opt_num<T: std::str::FromStr>(&self, name: &str) -> StorageResult<Option<T>>;
     fn flag(&self, name: &str) -> StorageResult<bool>;
@@ -110,6 +111,14 @@ impl ItemExt for Item {
         match self.get(name) {
             Some(AttributeValue::S(v)) => Ok(v.clone()),
             _ => Err(corrupt("string", name)),
+        }
+    }
+
+    fn opt_str(&self, name: &str) -> StorageResult<Option<String>> {
+        match self.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+            Some(_) => Err(corrupt("string", name)),
         }
     }
 

@@ -56,6 +56,15 @@ impl MetadataStore for DynamoMetadataStore {
         DynamoMetadataStore::touch_device(self, device_id, now).await
     }
 
+    async fn set_device_keys(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        keys: &[String],
+    ) -> StorageResult<bool> {
+        DynamoMetadataStore::set_device_keys(self, user_id, device_id, keys).await
+    }
+
     async fn delete_device(&self, user_id: &str, device_id: &str) -> StorageResult<bool> {
         DynamoMetadataStore::delete_device(self, user_id, device_id).await
     }
