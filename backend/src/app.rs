@@ -3,11 +3,15 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::api::hashing::HashingPool;
+use tokio::sync::Semaphore;
+
+/// Uploads streamed at once; more wait (loopback and disk are saturated well before this).
+const MAX_CONCURRENT_UPLOADS: usize = 32;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api::ratelimit::RateLimiter;
@@ -32,8 +36,10 @@ pub struct AppInner {
     pub login_limiter: RateLimiter,
     /// Pairing claims per IP.
     pub claim_limiter: RateLimiter,
-    /// Bounds concurrent argon2 hashing (CPU and ~19 MiB each).
-    pub hashing: Semaphore,
+    /// Dedicated argon2 threads (bounds CPU and memory; ~19 MiB each).
+    pub hashing: HashingPool,
+    /// Blob uploads streamed at the same time.
+    pub uploads: Semaphore,
 }
 
 impl Deref for AppState {
@@ -58,7 +64,8 @@ impl AppState {
             user_limiter: RateLimiter::new(config.rates.per_user),
             login_limiter: RateLimiter::new(config.rates.failed_logins),
             claim_limiter: RateLimiter::new(config.rates.pairing_claims),
-            hashing: Semaphore::new(4),
+            hashing: HashingPool::new(2),
+            uploads: Semaphore::new(MAX_CONCURRENT_UPLOADS),
             config,
         }))
     }
@@ -113,6 +120,11 @@ pub static ROUTES: &[Route] = &[
         method: Method::DELETE,
         path: "/v1/devices/{device_id}",
         handler: |m| on(m, devices::delete),
+    },
+    Route {
+        method: Method::PUT,
+        path: "/v1/device-keys",
+        handler: |m| on(m, devices::put_keys),
     },
     Route {
         method: Method::POST,

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `renpy-cloud` command line: see `renpy-cloud --help`.
+
+fn main() -> std::process::ExitCode {
+    native_client::cli::main()
+}

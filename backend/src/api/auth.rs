@@ -76,10 +76,7 @@ async fn run_hashing<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> ApiResult<T> {
-    let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)
+    state.hashing.run(work).await.map_err(ApiError::internal)
 }
 
 /// An argon2id PHC string for `password`.

@@ -155,6 +155,9 @@ pub async fn upload(
     if let Some(length) = declared_length.filter(|l| *l != ticket.size) {
         return Err(size_mismatch(length));
     }
+    // Bodies of waiting uploads stay in the kernel's socket buffers: memory stays bounded
+    // however many clients upload at once.
+    let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
     let received = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&received);
     let stream: ByteStream = Box::pin(body.into_data_stream().map(move |chunk| {

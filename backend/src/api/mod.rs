@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod hashing;
 pub mod health;
 pub mod history;
 pub mod openapi;

@@ -91,14 +91,30 @@ fn remove_stale_temps(tmp: &Path) -> StorageResult<()> {
 /// Reads the whole body, hashing it and writing it to `sink` if given. Fails with
 /// `Mismatch` as soon as the body is longer than `size`, and at the end if it is shorter
 /// or hashes to something else.
+/// Bytes gathered before each write to the temp file.
+const WRITE_BUFFER: usize = 256 << 10;
+
 async fn receive(
     mut body: ByteStream,
     sha256: &ContentHash,
     size: u64,
-    mut sink: Option<&mut TempFile>,
+    sink: Option<&mut TempFile>,
 ) -> StorageResult<()> {
     let mut hasher = Hasher::new();
     let mut received: u64 = 0;
+    // Large writes: every tokio file write is a hop to the blocking pool, and body chunks
+    // are small, so unbuffered writes would cap uploads far below disk speed.
+    let mut sink = sink.map(|t| {
+        (
+            tokio::io::BufWriter::with_capacity(
+                WRITE_BUFFER
+                    .min(usize::try_from(size).unwrap_or(WRITE_BUFFER))
+                    .max(1),
+                &mut t.file,
+            ),
+            &t.path,
+        )
+    });
     while let Some(chunk) = body.next().await {
         let chunk =
             chunk.map_err(|e| StorageError::Mismatch(format!("the upload was cut off: {e}")))?;
@@ -109,12 +125,18 @@ async fn receive(
             )));
         }
         hasher.update(&chunk);
-        if let Some(temp) = sink.as_deref_mut() {
-            temp.file
+        if let Some((writer, path)) = sink.as_mut() {
+            writer
                 .write_all(&chunk)
                 .await
-                .map_err(|e| io_err("cannot write", &temp.path, e))?;
+                .map_err(|e| io_err("cannot write", path, e))?;
         }
+    }
+    if let Some((writer, path)) = sink.as_mut() {
+        writer
+            .flush()
+            .await
+            .map_err(|e| io_err("cannot write", path, e))?;
     }
     if received != size {
         return Err(StorageError::Mismatch(format!(

@@ -1,0 +1,231 @@
+//! sync, status, history, restore, resolve: the commands that drive the sync engine.
+
+use std::collections::HashMap;
+use std::fs;
+
+use futures::executor::block_on;
+use serde_json::json;
+use sync_core::engine::{EngineConfig, SyncEngine, SyncReport};
+use sync_core::policy::{ConflictPolicy, Resolution};
+use sync_core::rules::SyncRules;
+use sync_core::{GameId, SavePath};
+
+use super::args::{GameArgs, Keep};
+use super::output::{ProgressDisplay, history_lines, plural, sync_summary};
+use super::{CliError, Context, EXIT_CONFLICTS_WAITING, Outcome};
+use crate::fs_store::FsSaveStore;
+use crate::http::HttpTransport;
+
+type Engine = SyncEngine<FsSaveStore, HttpTransport>;
+
+/// Whether a command may create a missing save folder.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MissingDir {
+    /// Only before the first sync of this folder (a new device): later, a missing folder
+    /// more likely is an unplugged drive or a typo, and must not read as "all deleted".
+    CreateOnFirstSync,
+    Refuse,
+}
+
+pub fn sync(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
+    let mut engine = open_engine(ctx, args, MissingDir::CreateOnFirstSync, true)?;
+    let mut display = ProgressDisplay::new(ctx.json);
+    let result = block_on(engine.sync(&mut |p| display.update(p)));
+    display.finish();
+    report_outcome(&engine, &result?, Vec::new())
+}
+
+pub fn status(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
+    let mut engine = open_engine(ctx, args, MissingDir::Refuse, false)?;
+    let status = block_on(engine.status())?;
+    let conflicts = block_on(engine.pending_conflicts())?;
+    let conflict_paths: Vec<String> = conflicts.iter().map(|c| c.path.to_string()).collect();
+    let uploads: Vec<String> = status
+        .pending_uploads
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let signed_in = engine.transport().session();
+    let mut human = vec![match &signed_in {
+        Some(s) => format!("signed in to {} as {}", ctx.server, s.username),
+        None => format!("not signed in to {}", ctx.server),
+    }];
+    human.push(match status.cursor {
+        Some(cursor) => format!("synced before (server position {cursor})"),
+        None => "never synced".to_owned(),
+    });
+    human.push(if uploads.is_empty() {
+        "no local changes to upload".to_owned()
+    } else {
+        format!(
+            "{} to upload: {}",
+            plural(uploads.len(), "local change"),
+            uploads.join(", ")
+        )
+    });
+    if !conflict_paths.is_empty() {
+        human.push(format!(
+            "{} waiting for your decision: {}",
+            plural(conflict_paths.len(), "conflict"),
+            conflict_paths.join(", ")
+        ));
+    }
+    let json = json!({
+        "signed_in": signed_in.is_some(),
+        "cursor": status.cursor,
+        "pending_uploads": uploads,
+        "pending_conflicts": conflict_paths,
+    });
+    let mut outcome = Outcome::new(json, human);
+    if status.pending_conflicts > 0 || !conflicts.is_empty() {
+        outcome.exit = EXIT_CONFLICTS_WAITING;
+    }
+    Ok(outcome)
+}
+
+pub fn history(ctx: &Context, args: &GameArgs, file: &str) -> Result<Outcome, CliError> {
+    let path = save_path(file)?;
+    let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
+    let history = block_on(engine.history(&path))?;
+    let json = to_json(&history)?;
+    let human = if ctx.json {
+        Vec::new()
+    } else {
+        // Device names read better than ids; without them the ids still do.
+        let names: HashMap<String, String> = engine
+            .transport()
+            .devices()
+            .map(|d| {
+                d.devices
+                    .into_iter()
+                    .map(|d| (d.device_id, d.name))
+                    .collect()
+            })
+            .unwrap_or_default();
+        history_lines(&history, &names)
+    };
+    Ok(Outcome::new(json, human))
+}
+
+pub fn restore(
+    ctx: &Context,
+    args: &GameArgs,
+    file: &str,
+    version: u64,
+) -> Result<Outcome, CliError> {
+    let path = save_path(file)?;
+    let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
+    let report = block_on(engine.restore(&path, version))?;
+    report_outcome(
+        &engine,
+        &report,
+        vec![format!("restored {path} from version {version}")],
+    )
+}
+
+pub fn resolve(
+    ctx: &Context,
+    args: &GameArgs,
+    file: &str,
+    keep: Keep,
+) -> Result<Outcome, CliError> {
+    let path = save_path(file)?;
+    let (choice, label) = match keep {
+        Keep::Local => (Resolution::KeepLocal, "this device's version"),
+        Keep::Remote => (Resolution::KeepRemote, "the server's version"),
+        Keep::Both => (Resolution::KeepBoth, "both versions"),
+    };
+    let mut engine = open_engine(ctx, args, MissingDir::Refuse, false)?;
+    block_on(engine.resolve(&path, choice))?;
+    Ok(Outcome::new(
+        json!({"path": path, "keep": label_for_json(keep)}),
+        vec![format!("{path}: keeping {label}; applied at the next sync")],
+    ))
+}
+
+fn label_for_json(keep: Keep) -> &'static str {
+    match keep {
+        Keep::Local => "local",
+        Keep::Remote => "remote",
+        Keep::Both => "both",
+    }
+}
+
+fn report_outcome(
+    engine: &Engine,
+    report: &SyncReport,
+    mut human: Vec<String>,
+) -> Result<Outcome, CliError> {
+    human.extend(sync_summary(report));
+    let mut json = to_json(report)?;
+    // The engine counts API calls; the transport also counts token refreshes and retries.
+    json["http_requests"] = engine.transport().requests().into();
+    let mut outcome = Outcome::new(json, human);
+    if !report.pending_manual.is_empty() {
+        outcome.exit = EXIT_CONFLICTS_WAITING;
+    }
+    Ok(outcome)
+}
+
+fn open_engine(
+    ctx: &Context,
+    args: &GameArgs,
+    missing: MissingDir,
+    needs_session: bool,
+) -> Result<Engine, CliError> {
+    let game = GameId::new(&args.game)
+        .map_err(|e| CliError::usage(format!("--game {:?}: {e}", args.game)))?;
+    let policy: ConflictPolicy = args
+        .policy
+        .parse()
+        .map_err(|e| CliError::usage(format!("--policy {:?}: {e}", args.policy)))?;
+    let mut rules = SyncRules::renpy_default();
+    for glob in &args.include {
+        rules = rules
+            .with_include(glob)
+            .map_err(|e| CliError::usage(format!("--include {glob:?}: {e}")))?;
+    }
+    for glob in &args.exclude {
+        rules = rules
+            .with_exclude(glob)
+            .map_err(|e| CliError::usage(format!("--exclude {glob:?}: {e}")))?;
+    }
+    let transport = if needs_session {
+        ctx.signed_in_transport()?
+    } else {
+        ctx.transport()?
+    };
+    let mut state_file = ctx.profile.state_file(&ctx.server, &game, &args.dir);
+    if !args.dir.is_dir() {
+        if missing == MissingDir::CreateOnFirstSync && !state_file.exists() {
+            fs::create_dir_all(&args.dir).map_err(|e| {
+                CliError::new(
+                    "local_io",
+                    format!("cannot create {}: {e}", args.dir.display()),
+                )
+            })?;
+            // The key uses the canonical folder, which exists only now.
+            state_file = ctx.profile.state_file(&ctx.server, &game, &args.dir);
+        } else {
+            return Err(CliError::new(
+                "not_found",
+                format!("save folder {} does not exist", args.dir.display()),
+            ));
+        }
+    }
+    let store = FsSaveStore::new(args.dir.clone(), state_file);
+    let mut config = EngineConfig::new(game);
+    config.rules = rules;
+    config.policy = policy;
+    Ok(SyncEngine::new(store, transport, config))
+}
+
+fn save_path(file: &str) -> Result<SavePath, CliError> {
+    // Accept Windows-style separators typed by a player.
+    let normalized = file.replace('\\', "/");
+    SavePath::new(&normalized).map_err(|e| CliError::usage(format!("{file:?}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(value).map_err(|e| CliError::new("internal", e.to_string()))
+}
