@@ -8,7 +8,9 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use sync_core::engine::{EngineConfig, Progress, SyncEngine, SyncError};
 use sync_core::policy::{ConflictPolicy, Resolution};
-use sync_core::protocol::{Credentials, PairingClaim, PairingCode, RefreshRequest, Version};
+use sync_core::protocol::{
+    Credentials, DeviceKeys, DevicesResponse, PairingClaim, PairingCode, RefreshRequest, Version,
+};
 use sync_core::transport::{TransportError, TransportErrorKind};
 use sync_core::{GameId, SavePath};
 use wasm_bindgen::prelude::*;
@@ -18,7 +20,7 @@ use crate::files::GameFiles;
 use crate::http::{FetchTransport, Session};
 use crate::idbfs::{IdbfsStore, RENPY_MOUNT};
 use crate::js;
-use crate::savetokens::{self, DeviceKeysRequest, DeviceKeysResponse, KEY_FILE};
+use crate::savetokens::{self, KEY_FILE};
 use crate::statedb::{ClientDb, StateSlot};
 
 /// What `Client.open` accepts (camelCase in JS).
@@ -409,14 +411,14 @@ impl Client {
             .map(savetokens::own_public_keys)
             .unwrap_or_default();
         if !own.is_empty() {
-            let body = DeviceKeysRequest { keys: own.clone() };
+            let body = DeviceKeys { keys: own.clone() };
             self.inner
                 .transport
                 .call_empty("PUT", "/v1/device-keys", Some(&body))
                 .await
                 .map_err(|e| transport_error(&e))?;
         }
-        let all: DeviceKeysResponse = self
+        let all: DevicesResponse = self
             .inner
             .transport
             .call::<(), _>("GET", "/v1/devices", None)

@@ -11,33 +11,10 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use sync_core::protocol::DevicesResponse;
 
 /// Path of the key file relative to the IDBFS mount (shared by all games of an origin).
 pub const KEY_FILE: &str = "tokens/security_keys.txt";
-
-/// `PUT /v1/device-keys`: this device's public save-token keys (replaces the set stored for
-/// the calling device). Keys belong to a browser, not a game: Ren'Py keeps one key file
-/// per origin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKeysRequest {
-    pub keys: Vec<String>,
-}
-
-/// The part of one `GET /v1/devices` entry this module needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKeys {
-    pub device_id: String,
-    /// The device's published save-token keys (absent on servers without key exchange).
-    #[serde(default)]
-    pub renpy_keys: Vec<String>,
-}
-
-/// The part of `GET /v1/devices` this module needs: every device of the account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKeysResponse {
-    pub devices: Vec<DeviceKeys>,
-}
 
 /// Longest accepted base64 key (a DER P-256 public key is 124 characters).
 const MAX_KEY_CHARS: usize = 512;
@@ -108,7 +85,7 @@ pub fn add_trusted<'a>(text: &str, keys: impl IntoIterator<Item = &'a str>) -> O
 }
 
 /// The keys of every device except `own_device`.
-pub fn other_devices_keys<'a>(resp: &'a DeviceKeysResponse, own_device: &str) -> Vec<&'a str> {
+pub fn other_devices_keys<'a>(resp: &'a DevicesResponse, own_device: &str) -> Vec<&'a str> {
     resp.devices
         .iter()
         .filter(|d| d.device_id != own_device)
@@ -167,33 +144,16 @@ mod tests {
 
     #[test]
     fn other_devices_exclude_this_one() {
-        let resp = DeviceKeysResponse {
-            devices: vec![
-                DeviceKeys {
-                    device_id: "me".into(),
-                    renpy_keys: vec![OWN.into()],
-                },
-                DeviceKeys {
-                    device_id: "them".into(),
-                    renpy_keys: vec![OTHER.into()],
-                },
-            ],
+        let device = |id: &str, key: &str| sync_core::protocol::DeviceInfo {
+            device_id: id.into(),
+            name: id.into(),
+            created_at: 0,
+            last_seen_at: None,
+            renpy_keys: vec![key.into()],
+        };
+        let resp = DevicesResponse {
+            devices: vec![device("me", OWN), device("them", OTHER)],
         };
         assert_eq!(other_devices_keys(&resp, "me"), vec![OTHER]);
-    }
-}
-
-#[cfg(test)]
-mod wire_tests {
-    use super::*;
-
-    #[test]
-    fn devices_answers_parse_with_and_without_keys() {
-        let raw = r#"{"devices":[
-            {"device_id":"a","name":"x","created_at":1,"last_seen_at":null,"renpy_keys":["K"]},
-            {"device_id":"b","name":"y","created_at":2,"last_seen_at":3}]}"#;
-        let parsed: DeviceKeysResponse = serde_json::from_str(raw).expect("parses");
-        assert_eq!(parsed.devices[0].renpy_keys, vec!["K".to_owned()]);
-        assert!(parsed.devices[1].renpy_keys.is_empty());
     }
 }
