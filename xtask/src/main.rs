@@ -4,12 +4,14 @@
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
 //! - `aws`: the AWS backend's tooling (moto, cfn-lint, cargo-lambda).
+//! - `web-build`, `web-inject`, `web-test`: the browser client.
 
 mod aws;
 mod bench;
 mod demo;
 mod run;
 mod test;
+mod web;
 
 use anyhow::{Result, bail};
 
@@ -21,6 +23,9 @@ fn main() -> Result<()> {
         Some("test") => test::run(rest),
         Some("bench") => bench::run(rest),
         Some("aws") => aws::run(rest),
+        Some("web-build") => web::build(rest),
+        Some("web-inject") => web::inject(rest),
+        Some("web-test") => web::test(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{HELP}");
             Ok(())
@@ -37,4 +42,8 @@ tasks:
   test [--quick]                        install what is missing, then run every check and test
   bench [FILTER]                        run the benchmarks against a real server and print figures
   aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template
-                                        lint, tests and CLI e2e on moto, Lambda build";
+                                        lint, tests and CLI e2e on moto, Lambda build
+  web-build                             build the browser client (wasm_client/dist/renpy-cloud), print its size
+  web-inject <game dir> --server URL --game-id ID --save-directory DIR
+                                        add renpy-cloud to a web-exported Ren'Py game
+  web-test                              browser tests (Chromium, Emscripten IDBFS, real server)";

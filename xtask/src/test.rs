@@ -41,6 +41,11 @@ pub fn run(args: &[String]) -> Result<()> {
     // Integration tests start the real binaries.
     cmd(&cargo, &["build", "--workspace", "--bins"])?;
     cmd(&cargo, &["test", "--workspace"])?;
+    // The browser client: wasm-bindgen tests in headless Chromium, real Emscripten IDBFS,
+    // Playwright against the real server.
+    if !quick {
+        crate::web::test(&[])?;
+    }
     // The AWS backend against moto on loopback, the template lint and the Lambda build.
     if quick {
         crate::aws::setup()?;
