@@ -122,6 +122,11 @@ pub static ROUTES: &[Route] = &[
         handler: |m| on(m, devices::delete),
     },
     Route {
+        method: Method::PUT,
+        path: "/v1/device-keys",
+        handler: |m| on(m, devices::put_keys),
+    },
+    Route {
         method: Method::POST,
         path: "/v1/pairing",
         handler: |m| on(m, pairing::create),

@@ -2,6 +2,12 @@
 
 pub mod api;
 pub mod app;
+#[cfg(feature = "aws")]
+pub mod aws_env;
+#[cfg(feature = "aws")]
+pub mod cognito;
 pub mod config;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod server;
 pub mod storage;

@@ -267,6 +267,18 @@ pub struct DeviceInfo {
     pub name: String,
     pub created_at: UnixMillis,
     pub last_seen_at: Option<UnixMillis>,
+    /// The device's Ren'Py save-token verifying keys (base64 DER public keys), so the
+    /// account's other devices can trust saves and `persistent` it signed.
+    #[serde(default)]
+    pub renpy_keys: Vec<String>,
+}
+
+/// `PUT /v1/device-keys`: replaces the calling device's Ren'Py save-token verifying keys
+/// (public keys only: the lines `verifying-key <b64>` of `tokens/security_keys.txt`, or the
+/// public half of its `signing-key` lines).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeys {
+    pub keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,9 @@
 //! - `demo`: build and start the embedded server (with the web demo, once it exists).
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
+//! - `aws`: the AWS backend's tooling (moto, cfn-lint, cargo-lambda).
 
+mod aws;
 mod bench;
 mod demo;
 mod run;
@@ -18,6 +20,7 @@ fn main() -> Result<()> {
         Some("demo") => demo::run(rest),
         Some("test") => test::run(rest),
         Some("bench") => bench::run(rest),
+        Some("aws") => aws::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{HELP}");
             Ok(())
@@ -32,4 +35,6 @@ usage: cargo xtask <task>
 tasks:
   demo [--bind ADDR] [--data-dir DIR]   build and start renpy-cloud-server (default 127.0.0.1:8787)
   test [--quick]                        install what is missing, then run every check and test
-  bench                                 run the benchmarks against a real server and print figures";
+  bench [FILTER]                        run the benchmarks against a real server and print figures
+  aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template
+                                        lint, tests and CLI e2e on moto, Lambda build";

@@ -41,6 +41,14 @@ pub fn run(args: &[String]) -> Result<()> {
     // Integration tests start the real binaries.
     cmd(&cargo, &["build", "--workspace", "--bins"])?;
     cmd(&cargo, &["test", "--workspace"])?;
+    // The AWS backend against moto on loopback, the template lint and the Lambda build.
+    if quick {
+        crate::aws::setup()?;
+        crate::aws::test()?;
+        crate::aws::e2e()?;
+    } else {
+        crate::aws::all()?;
+    }
     eprintln!("\nall checks and tests passed");
     Ok(())
 }

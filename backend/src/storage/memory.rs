@@ -133,6 +133,7 @@ impl MetadataStore for MemoryMetadataStore {
             name: name.to_owned(),
             created_at: now,
             last_seen_at: None,
+            renpy_keys: Vec::new(),
         };
         self.state()?
             .devices
@@ -161,6 +162,22 @@ impl MetadataStore for MemoryMetadataStore {
             d.last_seen_at = Some(now);
         }
         Ok(())
+    }
+
+    async fn set_device_keys(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        keys: &[String],
+    ) -> StorageResult<bool> {
+        let mut state = self.state()?;
+        match state.devices.get_mut(device_id) {
+            Some(d) if d.user_id == user_id => {
+                d.renpy_keys = keys.to_vec();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn delete_device(&self, user_id: &str, device_id: &str) -> StorageResult<bool> {

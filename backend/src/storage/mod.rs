@@ -6,9 +6,13 @@
 
 pub mod commit_plan;
 pub mod conformance;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod files;
 pub mod ids;
 pub mod memory;
+#[cfg(feature = "aws")]
+pub mod s3;
 pub mod sqlite;
 
 use std::pin::Pin;
@@ -66,6 +70,8 @@ pub struct DeviceRecord {
     pub name: String,
     pub created_at: UnixMillis,
     pub last_seen_at: Option<UnixMillis>,
+    /// Ren'Py save-token verifying keys (base64 DER public keys), validated by the API.
+    pub renpy_keys: Vec<String>,
 }
 
 /// A refresh token, stored only as its SHA-256.
@@ -117,6 +123,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn device(&self, device_id: &str) -> StorageResult<Option<DeviceRecord>>;
     async fn list_devices(&self, user_id: &str) -> StorageResult<Vec<DeviceRecord>>;
     async fn touch_device(&self, device_id: &str, now: UnixMillis) -> StorageResult<()>;
+    /// Replaces a device's Ren'Py verifying keys; `false` if it is not the user's device.
+    async fn set_device_keys(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        keys: &[String],
+    ) -> StorageResult<bool>;
     /// Removes a device and every refresh token it holds.
     async fn delete_device(&self, user_id: &str, device_id: &str) -> StorageResult<bool>;
 

@@ -273,6 +273,10 @@ impl Client {
         Self::finish(req.call())
     }
 
+    pub fn put_json<T: Serialize>(&self, path: &str, body: &T) -> Resp {
+        Self::finish(self.auth(self.agent.put(self.url(path))).send_json(body))
+    }
+
     /// PUT bytes with a content length.
     pub fn put_bytes(&self, url: &str, bytes: &[u8]) -> Resp {
         Self::finish(

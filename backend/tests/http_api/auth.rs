@@ -218,3 +218,56 @@ fn requests_without_a_valid_token_are_unauthorized() {
     anon.post("/v1/games/g/commit", &json!({"ops": []}))
         .expect_error(401, "unauthorized");
 }
+
+#[test]
+fn devices_publish_renpy_keys_to_their_account_only() {
+    let server = Server::start(&[]);
+    let anon = server.client();
+    let (laptop, laptop_tokens) = anon.signup("alice");
+    let phone_tokens: TokenResponse = anon.login("alice", "correct horse").json();
+    let phone = anon.with_token(&phone_tokens.access_token);
+    let (bob, _) = anon.signup("bob");
+    // A P-256 SubjectPublicKeyInfo is 91 bytes; any 32+ byte DER-sized value is accepted.
+    let key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE".to_owned() + &"A".repeat(88);
+
+    laptop
+        .put_json("/v1/device-keys", &json!({"keys": [key]}))
+        .expect_status(204);
+    let devices: DevicesResponse = phone.get("/v1/devices").json();
+    let laptop_entry = devices
+        .devices
+        .iter()
+        .find(|d| d.device_id == laptop_tokens.device_id)
+        .expect("laptop listed");
+    assert_eq!(laptop_entry.renpy_keys, vec![key.clone()]);
+    // Bob sees only his own device, without Alice's keys.
+    let bobs: DevicesResponse = bob.get("/v1/devices").json();
+    assert!(bobs.devices.iter().all(|d| d.renpy_keys.is_empty()));
+
+    for bad in [
+        json!({"keys": ["not base64!"]}),
+        json!({"keys": ["c2hvcnQ="]}),
+        json!({"keys": [key, key]}),
+        json!({"keys": vec![key.clone(); 17]}),
+    ] {
+        phone
+            .put_json("/v1/device-keys", &bad)
+            .expect_error(400, "invalid_device_keys");
+    }
+    anon.put_json("/v1/device-keys", &json!({"keys": []}))
+        .expect_error(401, "unauthorized");
+    // Refused requests changed nothing.
+    let devices: DevicesResponse = laptop.get("/v1/devices").json();
+    assert!(
+        devices
+            .devices
+            .iter()
+            .any(|d| d.device_id == laptop_tokens.device_id && d.renpy_keys == vec![key.clone()])
+    );
+    assert!(
+        devices
+            .devices
+            .iter()
+            .any(|d| d.device_id == phone_tokens.device_id && d.renpy_keys.is_empty())
+    );
+}

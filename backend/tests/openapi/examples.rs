@@ -253,6 +253,7 @@ fn protocol_types_serialize_to_documented_shapes() {
             name: "pc".into(),
             created_at: 1,
             last_seen_at: None,
+            renpy_keys: vec!["MFkwEwYHKoZIzj0CAQ==".into()],
         }),
     );
     check(
@@ -263,7 +264,14 @@ fn protocol_types_serialize_to_documented_shapes() {
                 name: "pc".into(),
                 created_at: 1,
                 last_seen_at: Some(2),
+                renpy_keys: Vec::new(),
             }],
+        }),
+    );
+    check(
+        "DeviceKeys",
+        v(&DeviceKeys {
+            keys: vec!["MFkwEwYHKoZIzj0CAQ==".into()],
         }),
     );
     check(

@@ -18,6 +18,9 @@ pub fn checks<M: MetadataStore>() -> Vec<Check<M>> {
         ("devices_list_touch_delete", |s| {
             Box::pin(devices_list_touch_delete(s))
         }),
+        ("device_keys_are_per_device_and_owner_only", |s| {
+            Box::pin(device_keys_are_per_device_and_owner_only(s))
+        }),
         ("deleting_a_device_removes_its_refresh_tokens", |s| {
             Box::pin(deleting_a_device_removes_its_refresh_tokens(s))
         }),
@@ -79,6 +82,58 @@ async fn users_unique_case_insensitively<M: MetadataStore>(store: Arc<M>) -> Che
 
     let bob = store.create_user(&unique("bob")?, "hash-c", 102).await?;
     ensure!(bob.user_id != alice.user_id, "two users got one id");
+    Ok(())
+}
+
+async fn device_keys_are_per_device_and_owner_only<M: MetadataStore>(store: Arc<M>) -> CheckResult {
+    let alice = store.create_user(&unique("alice")?, "h", 1).await?;
+    let bob = store.create_user(&unique("bob")?, "h", 1).await?;
+    let laptop = store.create_device(&alice.user_id, "Laptop", 10).await?;
+    let phone = store.create_device(&alice.user_id, "Phone", 20).await?;
+    ensure_eq!(
+        laptop.renpy_keys,
+        Vec::<String>::new(),
+        "a new device has no keys"
+    );
+    let keys = vec!["a2V5IG9uZQ==".to_owned(), "a2V5IHR3bw==".to_owned()];
+    ensure!(
+        store
+            .set_device_keys(&alice.user_id, &laptop.device_id, &keys)
+            .await?,
+        "setting the owner's device keys"
+    );
+    ensure!(
+        !store
+            .set_device_keys(&bob.user_id, &phone.device_id, &keys)
+            .await?,
+        "bob set keys on alice's device"
+    );
+    let listed = store.list_devices(&alice.user_id).await?;
+    let keys_of = |id: &str| {
+        listed
+            .iter()
+            .find(|d| d.device_id == id)
+            .map(|d| d.renpy_keys.clone())
+    };
+    ensure_eq!(
+        keys_of(&laptop.device_id),
+        Some(keys.clone()),
+        "listed keys, in order"
+    );
+    ensure_eq!(
+        keys_of(&phone.device_id),
+        Some(Vec::new()),
+        "the other device has none"
+    );
+    let replaced = vec!["a2V5IHRocmVl".to_owned()];
+    store
+        .set_device_keys(&alice.user_id, &laptop.device_id, &replaced)
+        .await?;
+    ensure_eq!(
+        store.device(&laptop.device_id).await?.map(|d| d.renpy_keys),
+        Some(replaced),
+        "keys are replaced, not appended"
+    );
     Ok(())
 }
 

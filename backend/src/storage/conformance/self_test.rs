@@ -49,6 +49,9 @@ impl MetadataStore for LastWriterWins {
     async fn touch_device(&self, id: &str, now: UnixMillis) -> StorageResult<()> {
         self.0.touch_device(id, now).await
     }
+    async fn set_device_keys(&self, u: &str, id: &str, k: &[String]) -> StorageResult<bool> {
+        self.0.set_device_keys(u, id, k).await
+    }
     async fn delete_device(&self, u: &str, id: &str) -> StorageResult<bool> {
         self.0.delete_device(u, id).await
     }

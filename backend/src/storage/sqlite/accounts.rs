@@ -73,7 +73,7 @@ pub fn user_by_id(conn: &Connection, user_id: &str) -> StorageResult<Option<User
     .map_err(db_err)
 }
 
-const DEVICE_COLUMNS: &str = "device_id, user_id, name, created_at, last_seen_at";
+const DEVICE_COLUMNS: &str = "device_id, user_id, name, created_at, last_seen_at, renpy_keys";
 
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     Ok(DeviceRecord {
@@ -82,6 +82,11 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
         name: row.get(2)?,
         created_at: row.get(3)?,
         last_seen_at: row.get(4)?,
+        renpy_keys: {
+            let raw: String = row.get(5)?;
+            // Written only by `set_device_keys` as a JSON array; anything else reads as none.
+            serde_json::from_str(&raw).unwrap_or_default()
+        },
     })
 }
 
@@ -97,6 +102,7 @@ pub fn create_device(
         name: name.to_owned(),
         created_at: now,
         last_seen_at: None,
+        renpy_keys: Vec::new(),
     };
     conn.prepare_cached(
         "INSERT INTO devices (device_id, user_id, name, created_at, last_seen_at)
@@ -138,6 +144,20 @@ pub fn touch_device(conn: &Connection, device_id: &str, now: UnixMillis) -> Stor
         .and_then(|mut s| s.execute(params![device_id, now]))
         .map_err(db_err)?;
     Ok(())
+}
+
+pub fn set_device_keys(
+    conn: &Connection,
+    user_id: &str,
+    device_id: &str,
+    keys: &[String],
+) -> StorageResult<bool> {
+    let json = serde_json::to_string(keys).map_err(|e| StorageError::Unavailable(e.to_string()))?;
+    let updated = conn
+        .prepare_cached("UPDATE devices SET renpy_keys = ?3 WHERE device_id = ?1 AND user_id = ?2")
+        .and_then(|mut s| s.execute(params![device_id, user_id, json]))
+        .map_err(db_err)?;
+    Ok(updated > 0)
 }
 
 /// Deletes the device if it belongs to `user_id`; its refresh tokens go with it

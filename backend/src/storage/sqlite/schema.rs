@@ -12,7 +12,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only: never edit a
 /// migration that has shipped.
-const MIGRATIONS: &[&str] = &[V1_INITIAL];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_DEVICE_KEYS];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -96,6 +96,11 @@ CREATE TABLE versions (
     meta         TEXT,
     PRIMARY KEY (user_id, game, path, version)
 ) STRICT;
+"#;
+
+/// Each device's Ren'Py save-token verifying keys, a JSON array of base64 strings.
+const V2_DEVICE_KEYS: &str = r#"
+ALTER TABLE devices ADD COLUMN renpy_keys TEXT NOT NULL DEFAULT '[]';
 "#;
 
 /// Settings every connection needs.

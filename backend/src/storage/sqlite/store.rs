@@ -75,6 +75,17 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
+    async fn set_device_keys(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        keys: &[String],
+    ) -> StorageResult<bool> {
+        let (user_id, device_id, keys) = (user_id.to_owned(), device_id.to_owned(), keys.to_vec());
+        self.write(move |conn| accounts::set_device_keys(conn, &user_id, &device_id, &keys))
+            .await
+    }
+
     async fn delete_device(&self, user_id: &str, device_id: &str) -> StorageResult<bool> {
         let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
         self.write(move |conn| accounts::delete_device(conn, &user_id, &device_id))
