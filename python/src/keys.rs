@@ -6,10 +6,8 @@
 //! others' to `<tokens>/security_keys.txt` as `verifying-key <base64 DER>` lines, the format
 //! Ren'Py itself writes when a player answers "trust" (`savetoken.py` `encode_line`).
 //!
-//! Server endpoints (proposed; see the python/README.md "device keys" section):
-//! `PUT /v1/games/{game}/device-keys` with `{"keys": ["<b64>", ...]}` sets this device's keys;
-//! `GET /v1/games/{game}/device-keys` answers `{"devices": [{"device_id", "keys",
-//! "updated_at"}]}` for every device of the account.
+//! Server side: `PUT /v1/device-keys` with `{"keys": ["<b64>", ...]}` replaces this
+//! device's keys; `GET /v1/devices` lists every device of the account with its `renpy_keys`.
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -19,39 +17,15 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use native_client::http::HttpTransport;
-use serde::{Deserialize, Serialize};
-use sync_core::GameId;
-use sync_core::protocol::UnixMillis;
-use sync_core::transport::{TransportError, TransportErrorKind};
+use sync_core::protocol::DeviceKeys;
 
 use crate::error::{ErrorClass, OpError};
 
 /// Ren'Py's keys are DER P-256 public keys (91 bytes); anything far off is not one.
-const MIN_KEY_BYTES: usize = 16;
+const MIN_KEY_BYTES: usize = 32;
 const MAX_KEY_BYTES: usize = 1024;
 /// Keys one device may publish (a player rarely has more than one per computer).
-pub const MAX_KEYS_PER_DEVICE: usize = 8;
-
-/// `PUT /v1/games/{game}/device-keys` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKeysRequest {
-    pub keys: Vec<String>,
-}
-
-/// One device's published keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKeys {
-    pub device_id: String,
-    pub keys: Vec<String>,
-    #[serde(default)]
-    pub updated_at: Option<UnixMillis>,
-}
-
-/// `GET /v1/games/{game}/device-keys` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKeysResponse {
-    pub devices: Vec<DeviceKeys>,
-}
+pub const MAX_KEYS_PER_DEVICE: usize = 16;
 
 /// The DER bytes of a base64 key, or why it is not one.
 pub fn decode_key(b64: &str) -> Result<Vec<u8>, OpError> {
@@ -144,12 +118,9 @@ fn trusted_keys(text: &str) -> BTreeSet<Vec<u8>> {
     out
 }
 
-/// Publishes this device's keys and returns the keys of the account's other devices.
-pub fn exchange(
-    transport: &HttpTransport,
-    game: &GameId,
-    own: &[String],
-) -> Result<Vec<String>, OpError> {
+/// Publishes this device's keys (`PUT /v1/device-keys`) and returns the keys of the
+/// account's other devices (`renpy_keys` of `GET /v1/devices`).
+pub fn exchange(transport: &HttpTransport, own: &[String]) -> Result<Vec<String>, OpError> {
     if own.len() > MAX_KEYS_PER_DEVICE {
         return Err(OpError::new(
             ErrorClass::Settings,
@@ -166,63 +137,18 @@ pub fn exchange(
     let session = transport
         .session()
         .ok_or_else(|| OpError::not_signed_in(transport.server()))?;
-    let url = transport.resolve_url(&format!("/v1/games/{game}/device-keys"));
-    let body = DeviceKeysRequest {
+    let body = DeviceKeys {
         keys: own.iter().map(|k| k.trim().to_owned()).collect(),
     };
-    let body_bytes = serde_json::to_vec(&body)
-        .map_err(|e| OpError::new(ErrorClass::Local, "internal", e.to_string()))?;
-    let mut token = session.access_token;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut refreshed = false;
-    loop {
-        let put = agent
-            .put(&url)
-            .header("authorization", &format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .send(&body_bytes[..]);
-        let status = put.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
-        if status == 401 && !refreshed {
-            token = transport.refresh()?.access_token;
-            refreshed = true;
-            continue;
-        }
-        check(put, &url)?;
-        break;
-    }
-    let mut answer = agent
-        .get(&url)
-        .header("authorization", &format!("Bearer {token}"))
-        .call();
-    let listed: DeviceKeysResponse = match &mut answer {
-        Ok(r) if r.status().is_success() => {
-            let corrupt = |e: &dyn std::fmt::Display| {
-                OpError::from(transport_error(TransportErrorKind::Corrupt, &url, e))
-            };
-            let bytes = r
-                .body_mut()
-                .with_config()
-                .limit(1 << 20)
-                .read_to_vec()
-                .map_err(|e| corrupt(&e))?;
-            serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?
-        }
-        _ => {
-            check(answer, &url)?;
-            return Ok(Vec::new());
-        }
-    };
+    transport.put_device_keys(&body)?;
+    let listed = transport.devices()?;
     let mine: BTreeSet<&str> = own.iter().map(|k| k.trim()).collect();
     let mut others = Vec::new();
     for device in listed.devices {
         if device.device_id == session.device_id {
             continue;
         }
-        for key in device.keys {
+        for key in device.renpy_keys {
             // A malformed key from the server is skipped, not trusted and not fatal.
             if !mine.contains(key.as_str()) && decode_key(&key).is_ok() && !others.contains(&key) {
                 others.push(key);
@@ -230,43 +156,6 @@ pub fn exchange(
         }
     }
     Ok(others)
-}
-
-fn check(
-    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    url: &str,
-) -> Result<(), OpError> {
-    match response {
-        Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let kind = match status {
-                401 | 403 => TransportErrorKind::Unauthorized,
-                500..=599 => TransportErrorKind::Server { status },
-                _ => TransportErrorKind::Rejected {
-                    status,
-                    code: if status == 404 {
-                        "not_found".into()
-                    } else {
-                        "rejected".into()
-                    },
-                },
-            };
-            Err(transport_error(kind, url, format!("HTTP {status}")).into())
-        }
-        Err(ureq::Error::Timeout(_)) => {
-            Err(transport_error(TransportErrorKind::Timeout, url, "timed out").into())
-        }
-        Err(e) => Err(transport_error(TransportErrorKind::Offline, url, e).into()),
-    }
-}
-
-fn transport_error(
-    kind: TransportErrorKind,
-    url: &str,
-    e: impl std::fmt::Display,
-) -> TransportError {
-    TransportError::new(kind, format!("device keys at {url}: {e}"))
 }
 
 #[cfg(test)]

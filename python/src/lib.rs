@@ -19,7 +19,7 @@ mod worker;
 use pyo3::prelude::*;
 
 pub use error::{ErrorClass, OpError};
-pub use keys::{DeviceKeys, DeviceKeysRequest, DeviceKeysResponse, merge_security_keys};
+pub use keys::merge_security_keys;
 pub use settings::{RawSettings, Settings, SettingsError};
 
 /// Appends `verifying-key` lines for `keys` (base64 DER public keys) to

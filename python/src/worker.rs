@@ -169,7 +169,7 @@ impl Shared {
         tokens_dir: Option<&std::path::Path>,
     ) -> Result<Vec<String>, OpError> {
         let transport = self.ops.transport()?;
-        let peers = keys::exchange(&transport, &self.ops.settings.game, own)?;
+        let peers = keys::exchange(&transport, own)?;
         if let Some(dir) = tokens_dir {
             keys::merge_security_keys(dir, &peers)?;
         }
