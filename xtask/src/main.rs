@@ -3,12 +3,14 @@
 //! - `demo`: build and start the embedded server (with the web demo, once it exists).
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
+//! - `python`: the Ren'Py desktop module (wheel into `.venv`, pytest).
 //! - `aws`: the AWS backend's tooling (moto, cfn-lint, cargo-lambda).
 //! - `web-build`, `web-inject`, `web-test`: the browser client.
 
 mod aws;
 mod bench;
 mod demo;
+mod python;
 mod run;
 mod test;
 mod web;
@@ -23,6 +25,7 @@ fn main() -> Result<()> {
         Some("test") => test::run(rest),
         Some("bench") => bench::run(rest),
         Some("aws") => aws::run(rest),
+        Some("python") => python::run(rest),
         Some("web-build") => web::build(rest),
         Some("web-inject") => web::inject(rest),
         Some("web-test") => web::test(rest),
@@ -43,6 +46,7 @@ tasks:
   bench [FILTER]                        run the benchmarks against a real server and print figures
   aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template
                                         lint, tests and CLI e2e on moto, Lambda build
+  python                                build the renpy_cloud wheel into .venv and run its pytest suite
   web-build                             build the browser client (wasm_client/dist/renpy-cloud), print its size
   web-inject <game dir> --server URL --game-id ID --save-directory DIR
                                         add renpy-cloud to a web-exported Ren'Py game

@@ -41,6 +41,8 @@ pub fn run(args: &[String]) -> Result<()> {
     // Integration tests start the real binaries.
     cmd(&cargo, &["build", "--workspace", "--bins"])?;
     cmd(&cargo, &["test", "--workspace"])?;
+    // The desktop Python module, against the real server.
+    crate::python::run(&[])?;
     // The browser client: wasm-bindgen tests in headless Chromium, real Emscripten IDBFS,
     // Playwright against the real server.
     if !quick {

@@ -1,7 +1,8 @@
 //! Account, device and pairing calls (not part of the engine's `Transport`).
 
 use sync_core::protocol::{
-    Credentials, DevicesResponse, PairingClaim, PairingCode, RefreshRequest, TokenResponse,
+    Credentials, DeviceKeys, DevicesResponse, PairingClaim, PairingCode, RefreshRequest,
+    TokenResponse,
 };
 use sync_core::transport::{TransportError, TransportErrorKind};
 
@@ -35,6 +36,26 @@ impl HttpTransport {
     pub fn devices(&self) -> Result<DevicesResponse, TransportError> {
         self.require_session()?;
         self.json::<(), _>("GET", "/v1/devices", None, true)
+    }
+
+    /// `PUT /v1/device-keys`: replaces this device's published Ren'Py save-token verifying
+    /// keys (the other devices read them from [`HttpTransport::devices`]).
+    pub fn put_device_keys(&self, keys: &DeviceKeys) -> Result<(), TransportError> {
+        self.require_session()?;
+        let call = super::Call {
+            method: "PUT",
+            url: self.resolve_url("/v1/device-keys"),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some(
+                &serde_json::to_vec(keys)
+                    .map_err(|e| TransportError::new(TransportErrorKind::Corrupt, e.to_string()))?,
+            ),
+            auth: true,
+            timeout: self.timeouts.request,
+            limit: super::MAX_JSON_BYTES,
+        };
+        // 204 No Content: there is no JSON answer to parse.
+        self.execute(&call).map(|_| ())
     }
 
     /// `POST /v1/auth/refresh`: new tokens (the refresh token rotates).

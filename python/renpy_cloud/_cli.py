@@ -1,0 +1,425 @@
+"""``CliClient``: the same API as ``NativeClient``, driving the ``renpy-cloud`` program with
+``--json`` in a subprocess. For Ren'Py builds where the compiled extension cannot be loaded.
+
+The sync logic stays in the program; this file only runs it, parses its JSON, keeps a
+status and runs a background thread with the same backoff as the native worker. Differences:
+the remote side of a conflict has metadata (from ``history``) but no screenshot, and device
+keys cannot be exchanged (the program has no command for it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import zipfile
+from typing import Any, Dict, List, Optional
+
+import renpy_cloud as _pkg
+
+from ._types import POLICIES, Conflict
+
+_GAME_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}$")
+_NETWORK = {"offline", "timeout", "server_error", "corrupt"}
+_AUTH = {"unauthorized", "not_signed_in", "invalid_credentials"}
+_LOCAL = {"local_io", "profile", "not_found", "sync_state", "changed_locally", "internal"}
+EXIT_CONFLICTS_WAITING = 3
+FIRST_RETRY = 1.0
+MAX_RESULTS = 32
+
+
+def _error(code: str, message: str, transient: Optional[bool] = None) -> Exception:
+    if code in ("usage", "bad_setting", "bad_argument"):
+        cls = _pkg.SettingsError
+    elif code in _AUTH:
+        cls = _pkg.AuthError
+    elif code in _NETWORK:
+        cls = _pkg.NetworkError
+    elif code in _LOCAL:
+        cls = _pkg.LocalError
+    else:
+        cls = _pkg.ServerError
+    err = cls(message)
+    err.code = code
+    err.transient = (code in _NETWORK) if transient is None else transient
+    return err
+
+
+def _error_info(e: Exception) -> Dict[str, Any]:
+    code = getattr(e, "code", "internal")
+    classes = [
+        (_pkg.SettingsError, "settings"),
+        (_pkg.AuthError, "auth"),
+        (_pkg.NetworkError, "network"),
+        (_pkg.ServerError, "server"),
+    ]
+    kind = next((name for cls, name in classes if isinstance(e, cls)), "local")
+    return {
+        "code": code,
+        "message": str(e),
+        "class": kind,
+        "transient": bool(getattr(e, "transient", False)),
+    }
+
+
+def _settings_error(setting: str, message: str) -> Exception:
+    return _error("bad_setting", "{}: {}".format(setting, message))
+
+
+class CliClient:
+    """Like ``NativeClient``; ``cli`` is the path of the ``renpy-cloud`` executable."""
+
+    kind = "cli"
+
+    def __init__(
+        self,
+        cli: str,
+        server: str,
+        game: str,
+        save_dir: str,
+        *,
+        policy: str = "keep-both",
+        device_name: Optional[str] = None,
+        profile: Optional[str] = None,
+        interval: float = 60.0,
+        timeout: float = 30.0,
+    ) -> None:
+        server = str(server).strip().rstrip("/")
+        if not re.match(r"^https?://\S+$", server):
+            raise _settings_error("server", "must start with http:// or https://, got {!r}".format(server))
+        if not _GAME_ID.match(str(game)):
+            raise _settings_error("game", "{!r} is not a valid game id".format(game))
+        if not str(save_dir):
+            raise _settings_error("save_dir", "must not be empty")
+        if os.path.exists(save_dir) and not os.path.isdir(save_dir):
+            raise _settings_error("save_dir", "{} exists and is not a folder".format(save_dir))
+        if policy not in POLICIES:
+            raise _settings_error("policy", "unknown conflict policy {!r}".format(policy))
+        if device_name is not None and not device_name.strip():
+            raise _settings_error("device_name", "must not be blank")
+        if not (interval == interval and interval >= 5.0):
+            raise _settings_error("interval", "must be at least 5 seconds, got {}".format(interval))
+        if not (timeout == timeout and timeout >= 0.5):
+            raise _settings_error("timeout", "must be at least 0.5 seconds, got {}".format(timeout))
+        if not (os.path.isfile(cli) and os.access(cli, os.X_OK)):
+            raise _settings_error("cli", "{} is not an executable renpy-cloud program".format(cli))
+        self.cli = cli
+        self.server = server
+        self.game = str(game)
+        self.save_dir = str(save_dir)
+        self.policy = policy
+        self.device_name = device_name.strip() if device_name else "Ren'Py game"
+        self.profile = profile
+        self.interval = float(interval)
+        self.timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._results: List[Dict[str, Any]] = []
+        self._status: Dict[str, Any] = {
+            "signed_in": False,
+            "username": None,
+            "device_id": None,
+            "running": False,
+            "syncing": False,
+            "progress": None,
+            "last_sync": None,
+            "last_attempt": None,
+            "last_error": None,
+            "offline": False,
+            "next_sync_in": None,
+            "pending_uploads": [],
+            "pending_conflicts": [],
+            "syncs": 0,
+            "peer_keys": [],
+            "keys_error": None,
+        }
+        self._refresh_local()
+
+    # Running the program ----------------------------------------------------------------
+    def _run(self, args: List[str], budget: float) -> Any:
+        argv = [self.cli, "--server", self.server, "--json", "--device-name", self.device_name]
+        if self.profile:
+            argv += ["--profile", str(self.profile)]
+        argv += args
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=budget,
+                # No console window for the child on Windows.
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            )
+        except subprocess.TimeoutExpired:
+            raise _error("timeout", "renpy-cloud did not finish within {:.0f} s".format(budget))
+        except OSError as e:
+            raise _error("internal", "cannot run {}: {}".format(self.cli, e), transient=False)
+        try:
+            answer = json.loads(done.stdout.decode("utf-8") or "null")
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+            err = answer["error"]
+            raise _error(str(err.get("code", "internal")), str(err.get("message", "")))
+        if done.returncode not in (0, EXIT_CONFLICTS_WAITING) or answer is None:
+            tail = done.stderr.decode("utf-8", "replace").strip()[-500:]
+            raise _error("internal", "renpy-cloud failed ({}): {}".format(done.returncode, tail), transient=False)
+        return answer
+
+    def _game_args(self) -> List[str]:
+        return ["--game", self.game, "--dir", self.save_dir, "--policy", self.policy]
+
+    def _short(self) -> float:
+        return max(self.timeout * 2.0, 5.0)
+
+    def _long(self) -> float:
+        return max(self.timeout * 4.0, 10.0)
+
+    # Accounts ---------------------------------------------------------------------------
+    def _signed_in(self, answer: Dict[str, Any]) -> Dict[str, Any]:
+        with self._lock:
+            self._status.update(signed_in=True, username=answer.get("username"), device_id=answer.get("device_id"))
+        self._wake.set()
+        return answer
+
+    def signup(self, username: str, password: str) -> Dict[str, Any]:
+        return self._signed_in(self._run(["signup", "--user", username, "--password", password], self._short()))
+
+    def login(self, username: str, password: str) -> Dict[str, Any]:
+        return self._signed_in(self._run(["login", "--user", username, "--password", password], self._short()))
+
+    def pair(self, code: str) -> Dict[str, Any]:
+        return self._signed_in(self._run(["pair", "--code", code.strip()], self._short()))
+
+    def pairing_code(self) -> Dict[str, Any]:
+        return self._run(["pair"], self._short())
+
+    def devices(self) -> List[Dict[str, Any]]:
+        return self._run(["devices"], self._short())["devices"]
+
+    def logout(self) -> None:
+        try:
+            self._run(["logout"], self._short())
+        finally:
+            with self._lock:
+                self._status.update(signed_in=False, username=None, device_id=None)
+
+    # Syncing ----------------------------------------------------------------------------
+    def sync_now(self) -> Dict[str, Any]:
+        """One sync in a subprocess. Never raises for sync failures."""
+        with self._sync_lock:
+            with self._lock:
+                self._status.update(syncing=True, progress=None)
+            try:
+                report = self._run(["sync"] + self._game_args(), self._long())
+                result = {"ok": True, "finished_at": time.time(), "report": report, "error": None}
+            except Exception as e:  # noqa: BLE001 - every failure becomes status
+                result = {"ok": False, "finished_at": time.time(), "report": None, "error": _error_info(e)}
+            self._refresh_local()
+            with self._lock:
+                s = self._status
+                s.update(syncing=False, last_attempt=result["finished_at"])
+                if result["ok"]:
+                    s.update(last_sync=result["finished_at"], last_error=None, offline=False, syncs=s["syncs"] + 1)
+                else:
+                    s.update(last_error=result["error"], offline=result["error"]["transient"])
+                self._results.append(result)
+                del self._results[:-MAX_RESULTS]
+            return result
+
+    def _refresh_local(self) -> None:
+        """Pending uploads, conflicts and sign-in state from ``status --json``."""
+        if not os.path.isdir(self.save_dir):
+            return
+        try:
+            local = self._run(["status"] + self._game_args(), self._short())
+        except Exception:  # noqa: BLE001 - status stays as it was
+            return
+        with self._lock:
+            self._status.update(
+                signed_in=bool(local.get("signed_in")),
+                pending_uploads=list(local.get("pending_uploads") or []),
+                pending_conflicts=list(local.get("pending_conflicts") or []),
+            )
+
+    def request_sync(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._wake.set()
+        with self._lock:
+            self._status["running"] = True
+        self._thread = threading.Thread(target=self._loop, name="renpy-cloud-cli-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        with self._lock:
+            self._status.update(running=False, next_sync_in=None)
+
+    def _loop(self) -> None:
+        failures = 0
+        next_at = time.monotonic()
+        while True:
+            while not self._stop.is_set():
+                wait = next_at - time.monotonic()
+                if self._wake.is_set() or wait <= 0:
+                    break
+                with self._lock:
+                    self._status["next_sync_in"] = wait
+                self._wake.wait(wait)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            with self._lock:
+                self._status["next_sync_in"] = None
+            result = self.sync_now()
+            error = result["error"]
+            if error is None:
+                failures = 0
+                delay = self.interval
+            elif error["transient"]:
+                failures += 1
+                delay = min(FIRST_RETRY * (2 ** min(failures - 1, 16)), self.interval)
+            else:
+                delay = self.interval
+            next_at = time.monotonic() + delay
+
+    def status(self) -> Dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self._status))
+
+    def take_results(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            out, self._results = self._results, []
+        return out
+
+    def set_policy(self, policy: str) -> None:
+        if policy not in POLICIES:
+            raise _settings_error("policy", "unknown conflict policy {!r}".format(policy))
+        self.policy = policy
+
+    # Conflicts and history --------------------------------------------------------------
+    def conflicts(self) -> List[Conflict]:
+        local = self._run(["status"] + self._game_args(), self._short())
+        out = []
+        for path in local.get("pending_conflicts") or []:
+            local_side, local_png = _read_local(self.save_dir, path)
+            remote_side = None
+            try:
+                versions = self.history(path)
+                current = next((v for v in versions if v.get("current")), None)
+                if current is not None:
+                    remote_side = {
+                        "sha256": current["sha256"],
+                        "size": current["size"],
+                        "mtime": current.get("mtime"),
+                        "version": current["version"],
+                        "device_id": current["device_id"],
+                        "device_name": None,
+                        "deleted": current["deleted"],
+                        "meta": current.get("meta"),
+                    }
+            except Exception:  # noqa: BLE001 - show the local side anyway
+                pass
+            out.append(Conflict(path, local_side, remote_side, local_png, None))
+        return out
+
+    def resolve(self, path: str, keep: str) -> None:
+        if keep not in ("local", "remote", "both"):
+            raise _error("bad_argument", "keep: expected local, remote or both, got {!r}".format(keep))
+        self._run(["resolve"] + self._game_args() + [path, "--keep", keep], self._short())
+        self._wake.set()
+
+    def history(self, path: str) -> List[Dict[str, Any]]:
+        return self._run(["history"] + self._game_args() + [path], self._short())["versions"]
+
+    def restore(self, path: str, version: int) -> Dict[str, Any]:
+        with self._sync_lock:
+            return self._run(["restore"] + self._game_args() + [path, "--version", str(int(version))], self._long())
+
+    # Save-token trust -------------------------------------------------------------------
+    def set_device_keys(self, keys: List[str], tokens_dir: Optional[str] = None) -> None:
+        with self._lock:
+            self._status["keys_error"] = {
+                "code": "unsupported",
+                "message": "the renpy-cloud program cannot exchange device keys",
+                "class": "local",
+                "transient": False,
+            }
+
+    def exchange_device_keys(self, keys: List[str], tokens_dir: Optional[str] = None) -> List[str]:
+        raise _error("unsupported", "the renpy-cloud program cannot exchange device keys", transient=False)
+
+    def settings(self) -> Dict[str, Any]:
+        return {
+            "server": self.server,
+            "game": self.game,
+            "save_dir": self.save_dir,
+            "policy": self.policy,
+            "device_name": self.device_name,
+            "profile": self.profile,
+            "interval": self.interval,
+            "timeout": self.timeout,
+            "cli": self.cli,
+        }
+
+    def close(self) -> None:
+        self.stop()
+
+    def __enter__(self) -> "CliClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _read_local(save_dir: str, path: str) -> Any:
+    """The local side of a conflict read from the save file itself (json + screenshot)."""
+    full = os.path.join(save_dir, *path.split("/"))
+    try:
+        st = os.stat(full)
+    except OSError:
+        return None, None
+    side = {
+        "sha256": None,
+        "size": st.st_size,
+        "mtime": int(st.st_mtime * 1000),
+        "version": None,
+        "device_id": None,
+        "device_name": "this device",
+        "deleted": False,
+        "meta": None,
+    }
+    png = None
+    try:
+        with zipfile.ZipFile(full) as zf:
+            names = zf.namelist()
+            raw = json.loads(zf.read("json").decode("utf-8")) if "json" in names else {}
+            side["meta"] = {
+                "save_name": raw.get("_save_name"),
+                "ctime": raw.get("_ctime"),
+                "game_runtime": raw.get("_game_runtime"),
+                "version": raw.get("_version"),
+                "renpy_version": raw.get("_renpy_version"),
+                "has_screenshot": "screenshot.png" in names,
+            }
+            if "screenshot.png" in names:
+                png = zf.read("screenshot.png")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
+    return side, png

@@ -1,0 +1,341 @@
+//! `_native.Client`: one game's save folder on one server. Every method that does disk or
+//! network work releases the GIL; `status()` and `take_results()` only copy memory.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use serde::Serialize;
+use serde_json::json;
+use sync_core::SavePath;
+use sync_core::policy::Resolution;
+
+use crate::conflicts;
+use crate::error::{ErrorClass, OpError};
+use crate::ops::Ops;
+use crate::py_errors::to_py;
+use crate::settings::RawSettings;
+use crate::worker::{Shared, Worker};
+use native_client::session::Session;
+
+/// A conflict for Python: its JSON, then the local and remote screenshots (PNG bytes).
+type ConflictTuple<'py> = (
+    String,
+    Option<Bound<'py, PyBytes>>,
+    Option<Bound<'py, PyBytes>>,
+);
+
+#[pyclass(frozen, module = "renpy_cloud._native")]
+pub struct Client {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<Worker>>,
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (server, game, save_dir, *, policy = "keep-both".to_owned(), device_name = None, profile = None, interval = 60.0, timeout = 30.0))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the keyword arguments of the Python API"
+    )]
+    fn new(
+        py: Python<'_>,
+        server: String,
+        game: String,
+        save_dir: PathBuf,
+        policy: String,
+        device_name: Option<String>,
+        profile: Option<PathBuf>,
+        interval: f64,
+        timeout: f64,
+    ) -> PyResult<Self> {
+        let raw = RawSettings {
+            server,
+            game,
+            save_dir,
+            policy,
+            device_name,
+            profile,
+            interval,
+            timeout,
+        };
+        let shared = py
+            .detach(|| -> Result<Shared, OpError> { Ok(Shared::new(Ops::new(raw.validate()?)?)) })
+            .map_err(|e| to_py(py, e))?;
+        Ok(Self {
+            shared: Arc::new(shared),
+            worker: Mutex::new(None),
+        })
+    }
+
+    /// Creates the account and signs this device in; returns the account as JSON.
+    fn signup(&self, py: Python<'_>, username: String, password: String) -> PyResult<String> {
+        self.sign_in(py, |ops| ops.signup(&username, &password))
+    }
+
+    fn login(&self, py: Python<'_>, username: String, password: String) -> PyResult<String> {
+        self.sign_in(py, |ops| ops.login(&username, &password))
+    }
+
+    /// Signs this device in with a code from a signed-in device.
+    fn pair(&self, py: Python<'_>, code: String) -> PyResult<String> {
+        self.sign_in(py, |ops| ops.claim_pairing_code(&code))
+    }
+
+    /// A single-use code for signing in another device, as JSON `{code, expires_at}`.
+    fn pairing_code(&self, py: Python<'_>) -> PyResult<String> {
+        let shared = &self.shared;
+        let code = py
+            .detach(|| shared.ops.create_pairing_code())
+            .map_err(|e| to_py(py, e))?;
+        to_json(py, &code)
+    }
+
+    fn devices(&self, py: Python<'_>) -> PyResult<String> {
+        let shared = &self.shared;
+        let list = py
+            .detach(|| shared.ops.devices())
+            .map_err(|e| to_py(py, e))?;
+        to_json(py, &list)
+    }
+
+    /// Signs out here (and on the server when it answers).
+    fn logout(&self, py: Python<'_>) -> PyResult<()> {
+        let shared = &self.shared;
+        let result = py.detach(|| {
+            let r = shared.ops.logout();
+            shared.refresh_session();
+            r
+        });
+        result.map_err(|e| to_py(py, e))
+    }
+
+    /// Runs one sync now on the calling thread (GIL released) and returns its result as
+    /// JSON. Never raises for sync failures: they are in the result and in `status()`.
+    fn sync_now(&self, py: Python<'_>) -> PyResult<String> {
+        let shared = &self.shared;
+        let result = py.detach(|| shared.sync_once());
+        to_json(py, &result)
+    }
+
+    /// Asks the background worker for a sync as soon as it is free; returns at once.
+    fn request_sync(&self) {
+        self.shared.wake();
+    }
+
+    /// Starts the background worker (syncs now, then every `interval` seconds).
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if worker.is_none() {
+            let shared = Arc::clone(&self.shared);
+            *worker = Some(
+                py.detach(|| Worker::start(shared))
+                    .map_err(|e| to_py(py, e))?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the worker after its current sync and waits for it.
+    fn stop(&self, py: Python<'_>) {
+        let taken = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(worker) = taken {
+            py.detach(|| worker.stop());
+        }
+    }
+
+    /// The status snapshot as JSON (memory only: safe to call every frame).
+    fn status(&self, py: Python<'_>) -> PyResult<String> {
+        let status = self.shared.board().status.clone();
+        to_json(py, &status)
+    }
+
+    /// Results of the syncs finished since the last call, oldest first, as JSON.
+    fn take_results(&self, py: Python<'_>) -> PyResult<String> {
+        let results: Vec<_> = self.shared.board().results.drain(..).collect();
+        to_json(py, &results)
+    }
+
+    /// Conflicts waiting for the player: `(json, local_png, remote_png)` each.
+    fn conflicts<'py>(&self, py: Python<'py>) -> PyResult<Vec<ConflictTuple<'py>>> {
+        let shared = &self.shared;
+        let previews = py
+            .detach(|| shared.ops.engine(|e| conflicts::previews(e, &shared.cache)))
+            .map_err(|e| to_py(py, e))?;
+        previews
+            .into_iter()
+            .map(|p| {
+                Ok((
+                    to_json(py, &p.view)?,
+                    p.local_screenshot.map(|b| PyBytes::new(py, &b)),
+                    p.remote_screenshot.map(|b| PyBytes::new(py, &b)),
+                ))
+            })
+            .collect()
+    }
+
+    /// Decides a waiting conflict (`keep`: "local", "remote" or "both"); the next sync,
+    /// requested here, applies it.
+    fn resolve(&self, py: Python<'_>, path: String, keep: String) -> PyResult<()> {
+        let path = save_path(&path).map_err(|e| to_py(py, e))?;
+        let choice: Resolution = keep.parse().map_err(|e| {
+            to_py(
+                py,
+                OpError::new(ErrorClass::Settings, "bad_argument", format!("keep: {e}")),
+            )
+        })?;
+        let shared = &self.shared;
+        py.detach(|| shared.ops.resolve(&path, choice))
+            .map_err(|e| to_py(py, e))?;
+        self.shared.wake();
+        Ok(())
+    }
+
+    /// Every stored version of a file, newest first, as JSON.
+    fn history(&self, py: Python<'_>, path: String) -> PyResult<String> {
+        let path = save_path(&path).map_err(|e| to_py(py, e))?;
+        let shared = &self.shared;
+        let history = py
+            .detach(|| shared.ops.history(&path))
+            .map_err(|e| to_py(py, e))?;
+        to_json(py, &history)
+    }
+
+    /// Makes an old version current again (as a new version) and syncs it here; returns
+    /// the sync report as JSON.
+    fn restore(&self, py: Python<'_>, path: String, version: u64) -> PyResult<String> {
+        let path = save_path(&path).map_err(|e| to_py(py, e))?;
+        let shared = &self.shared;
+        let report = py
+            .detach(|| shared.ops.restore(&path, version))
+            .map_err(|e| to_py(py, e))?;
+        to_json(py, &report)
+    }
+
+    /// Changes the conflict policy for the next syncs.
+    fn set_policy(&self, py: Python<'_>, policy: String) -> PyResult<()> {
+        let parsed = policy.parse().map_err(|e| {
+            to_py(
+                py,
+                OpError::new(ErrorClass::Settings, "bad_setting", format!("policy: {e}")),
+            )
+        })?;
+        self.shared.ops.set_policy(parsed);
+        Ok(())
+    }
+
+    /// This device's Ren'Py save-token keys (base64 public keys) and the tokens folder;
+    /// the worker then publishes them and trusts the other devices' keys after syncs.
+    #[pyo3(signature = (keys, tokens_dir = None))]
+    fn set_device_keys(
+        &self,
+        py: Python<'_>,
+        keys: Vec<String>,
+        tokens_dir: Option<PathBuf>,
+    ) -> PyResult<()> {
+        for k in &keys {
+            crate::keys::decode_key(k).map_err(|e| to_py(py, e))?;
+        }
+        let mut settings = self.shared.keys.lock().unwrap_or_else(|p| p.into_inner());
+        settings.own = keys;
+        settings.tokens_dir = tokens_dir;
+        settings.last_exchange = None;
+        Ok(())
+    }
+
+    /// Publishes `keys` now and returns the other devices' keys (also merged into
+    /// `tokens_dir/security_keys.txt` when given).
+    #[pyo3(signature = (keys, tokens_dir = None))]
+    fn exchange_device_keys(
+        &self,
+        py: Python<'_>,
+        keys: Vec<String>,
+        tokens_dir: Option<PathBuf>,
+    ) -> PyResult<Vec<String>> {
+        let shared = &self.shared;
+        py.detach(|| shared.exchange_keys(&keys, tokens_dir.as_deref()))
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// The validated settings as JSON (for diagnostics).
+    fn settings(&self, py: Python<'_>) -> PyResult<String> {
+        let s = &self.shared.ops.settings;
+        to_json(
+            py,
+            &json!({
+                "server": s.server,
+                "game": s.game,
+                "save_dir": s.save_dir,
+                "policy": self.shared.ops.policy(),
+                "device_name": s.device_name,
+                "profile": self.shared.ops.profile.path(),
+                "interval": s.interval.as_secs_f64(),
+                "timeout": s.timeouts.request.as_secs_f64(),
+            }),
+        )
+    }
+}
+
+impl Client {
+    fn sign_in(
+        &self,
+        py: Python<'_>,
+        call: impl FnOnce(&Ops) -> Result<Session, OpError> + Send,
+    ) -> PyResult<String> {
+        let shared = &self.shared;
+        let session = py
+            .detach(|| {
+                let s = call(&shared.ops);
+                shared.refresh_session();
+                s
+            })
+            .map_err(|e| to_py(py, e))?;
+        shared.wake();
+        let settings = &shared.ops.settings;
+        to_json(
+            py,
+            &json!({
+                "server": settings.server,
+                "username": session.username,
+                "user_id": session.user_id,
+                "device_id": session.device_id,
+                "device_name": settings.device_name,
+            }),
+        )
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Stop the thread with the object; it holds only Rust state.
+        if let Some(worker) = self
+            .worker
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            worker.stop();
+        }
+    }
+}
+
+fn save_path(raw: &str) -> Result<SavePath, OpError> {
+    SavePath::new(&raw.replace('\\', "/")).map_err(|e| {
+        OpError::new(
+            ErrorClass::Settings,
+            "bad_argument",
+            format!("path {raw:?}: {e}"),
+        )
+    })
+}
+
+fn to_json<T: Serialize>(py: Python<'_>, value: &T) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| {
+        to_py(
+            py,
+            OpError::new(ErrorClass::Local, "internal", e.to_string()),
+        )
+    })
+}
