@@ -10,12 +10,16 @@
 //!   through the extractor's device check, as in the embedded mode. A token minted by
 //!   Cognito directly (a client using Cognito's own API) gets one device per sign-in
 //!   session (`origin_jti`), created on first sight.
+//! - **Lifetime.** The API's access-token lifetime (`--access-ttl-secs`, 15 minutes) caps
+//!   Cognito's: the binding carries `valid_until`, and `expires_in` says the shorter one.
 //! - **Refresh.** Clients keep the API's own rotating refresh tokens; the device's Cognito
 //!   refresh token stays server-side and renews the Cognito access token.
 //! - **Pairing.** A claimed code signs the new device in with the Cognito refresh token of
 //!   one of the user's signed-in devices (REFRESH_TOKEN_AUTH), copied to the new device;
 //!   the new access token is bound to the new device by its own `jti`. Passwordless
 //!   alternatives need custom-auth Lambda triggers, which moto cannot run.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -28,7 +32,7 @@ use super::{
 use crate::api::accounts::{AccessToken, Accounts, ProviderTokens, SignIn, TokenOwner};
 use crate::api::auth::{invalid_refresh, username_taken, validate_username};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::now_millis;
+use crate::api::{expiry, now_millis};
 use crate::app::AppState;
 use crate::storage::{DeviceRecord, StorageError, UserRecord};
 
@@ -183,6 +187,7 @@ impl CognitoProxy {
             sub: claims.sub.clone(),
             user_id: user.user_id.clone(),
             device_id: device.device_id.clone(),
+            valid_until: None,
         };
         if self.sessions.bind_new(&session_key, &binding).await? {
             return owner_of(binding, claims);
@@ -205,6 +210,14 @@ fn owner_of(binding: Binding, claims: &AccessClaims) -> ApiResult<TokenOwner> {
     if binding.sub != claims.sub {
         return Err(ApiError::unauthorized(
             "access token refused: it was bound to another user",
+        ));
+    }
+    if binding
+        .valid_until
+        .is_some_and(|until| until <= now_millis())
+    {
+        return Err(ApiError::unauthorized(
+            "access token refused: the token has expired",
         ));
     }
     Ok(TokenOwner {
@@ -305,10 +318,16 @@ impl Accounts for CognitoProxy {
         if user.password_hash != format!("{SUB_MARKER}{}", claims.sub) {
             return Err(ApiError::internal("Cognito answered for another user"));
         }
+        // The API's access-token lifetime applies in Cognito mode too: it caps Cognito's
+        // (at least 5 minutes, 1 hour in the template), so a device is re-checked as often
+        // as with the embedded accounts and `--access-ttl-secs` means the same in both.
+        let ttl = state.config.ttls.access.as_secs();
+        let expires_in = tokens.expires_in.min(ttl);
         let binding = Binding {
             sub: claims.sub,
             user_id: user.user_id.clone(),
             device_id: device.device_id.clone(),
+            valid_until: Some(expiry(now_millis(), Duration::from_secs(expires_in))),
         };
         // Kept an hour past the token's expiry; the verifier refuses it by then anyway.
         self.sessions
@@ -316,7 +335,7 @@ impl Accounts for CognitoProxy {
             .await?;
         Ok(AccessToken {
             token: tokens.access_token,
-            expires_in: tokens.expires_in,
+            expires_in,
         })
     }
 

@@ -3,7 +3,7 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
-//! | access binding | `CACCESS#<jti or origin:origin_jti>` | `CACCESS` | `sub`, `user_id`, `device_id`, `expires` (TTL)? |
+//! | access binding | `CACCESS#<jti or origin:origin_jti>` | `CACCESS` | `sub`, `user_id`, `device_id`, `valid_until`?, `expires` (TTL)? |
 //! | device's Cognito session | `DEVICE#<device_id>` | `COGNITO` | `user_id`, `refresh_token`, `created_at` |
 //!
 //! Cognito access tokens carry no device, so every token the API hands out is bound to its
@@ -33,6 +33,9 @@ pub struct Binding {
     pub sub: String,
     pub user_id: String,
     pub device_id: String,
+    /// The API's own limit on the token's use (Unix ms; the API's access-token lifetime,
+    /// which may be shorter than Cognito's). `None`: Cognito's expiry only.
+    pub valid_until: Option<UnixMillis>,
 }
 
 /// Bindings and device sessions in the API's table.
@@ -55,6 +58,9 @@ impl CognitoSessions {
         item.insert("sub".into(), s(&binding.sub));
         item.insert("user_id".into(), s(&binding.user_id));
         item.insert("device_id".into(), s(&binding.device_id));
+        if let Some(until) = binding.valid_until {
+            item.insert("valid_until".into(), n(until));
+        }
         if let Some(expires) = expires {
             item.insert(TTL.into(), n(expires));
         }
@@ -104,6 +110,7 @@ impl CognitoSessions {
             sub: item.str_attr("sub")?,
             user_id: item.str_attr("user_id")?,
             device_id: item.str_attr("device_id")?,
+            valid_until: item.opt_num("valid_until")?,
         }))
     }
 
