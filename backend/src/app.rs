@@ -14,6 +14,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::api::accounts::{Accounts, EmbeddedAccounts};
 use crate::api::ratelimit::RateLimiter;
 use crate::api::tokens::Signer;
 use crate::api::{auth, blobs, devices, error, health, history, openapi, pairing, sync};
@@ -29,6 +30,10 @@ pub struct AppInner {
     pub meta: Arc<dyn MetadataStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub config: ApiConfig,
+    /// Passwords and access tokens: the API's own ([`EmbeddedAccounts`]) or a proxied
+    /// identity provider (Cognito on AWS).
+    pub accounts: Arc<dyn Accounts>,
+    /// Signs blob tickets (and the embedded accounts' access tokens).
     pub signer: Signer,
     /// Requests per user (bearer tokens and blob tickets).
     pub user_limiter: RateLimiter,
@@ -50,16 +55,28 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// `secret` signs access tokens and blob tickets (see [`Signer`]).
+    /// The API's own accounts; `secret` signs access tokens and blob tickets (see [`Signer`]).
     pub fn new(
         config: ApiConfig,
         secret: &[u8],
         meta: Arc<dyn MetadataStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
+        Self::with_accounts(config, secret, meta, blobs, Arc::new(EmbeddedAccounts))
+    }
+
+    /// Like [`Self::new`] with other accounts (an identity provider the API proxies).
+    pub fn with_accounts(
+        config: ApiConfig,
+        secret: &[u8],
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        accounts: Arc<dyn Accounts>,
+    ) -> Self {
         Self(Arc::new(AppInner {
             meta,
             blobs,
+            accounts,
             signer: Signer::new(secret),
             user_limiter: RateLimiter::new(config.rates.per_user),
             login_limiter: RateLimiter::new(config.rates.failed_logins),

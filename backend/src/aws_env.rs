@@ -82,25 +82,41 @@ impl AwsSettings {
         let endpoint = optional("RENPY_CLOUD_AWS_ENDPOINT")
             .map(|e| check_url("RENPY_CLOUD_AWS_ENDPOINT", e))
             .transpose()?;
-        let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}");
-        let jwks_url = match optional("RENPY_CLOUD_JWKS_URL") {
-            Some(url) => check_url("RENPY_CLOUD_JWKS_URL", url)?,
-            // moto serves the pool's keys on its own host, under the same path as AWS.
-            None => match &endpoint {
-                Some(e) => format!("{e}/{user_pool_id}/.well-known/jwks.json"),
-                None => format!("{issuer}/.well-known/jwks.json"),
-            },
-        };
-        Ok(Self {
+        let jwks_override = optional("RENPY_CLOUD_JWKS_URL")
+            .map(|url| check_url("RENPY_CLOUD_JWKS_URL", url))
+            .transpose()?;
+        let settings = Self {
             table,
             bucket,
             region,
-            user_pool_id,
-            client_id,
+            user_pool_id: String::new(),
+            client_id: String::new(),
             endpoint,
+            issuer: String::new(),
+            jwks_url: String::new(),
+        };
+        Ok(settings.with_user_pool(&user_pool_id, &client_id, jwks_override))
+    }
+
+    /// These settings for another user pool and app client (local runs that create their
+    /// own pool); the issuer and the JWKS URL follow, unless `jwks_url` overrides the latter.
+    pub fn with_user_pool(self, pool_id: &str, client_id: &str, jwks_url: Option<String>) -> Self {
+        let issuer = format!(
+            "https://cognito-idp.{}.amazonaws.com/{pool_id}",
+            self.region
+        );
+        let jwks_url = jwks_url.unwrap_or_else(|| match &self.endpoint {
+            // moto serves the pool's keys on its own host, under the same path as AWS.
+            Some(e) => format!("{e}/{pool_id}/.well-known/jwks.json"),
+            None => format!("{issuer}/.well-known/jwks.json"),
+        });
+        Self {
+            user_pool_id: pool_id.to_owned(),
+            client_id: client_id.to_owned(),
             issuer,
             jwks_url,
-        })
+            ..self
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 
 use crate::app::{AppState, app};
 use crate::aws_env::{AwsSettings, sdk_config};
+use crate::cognito::accounts::create_pool;
+use crate::cognito::{CognitoAccounts, CognitoProxy, CognitoSessions, CognitoVerifier};
 use crate::config::{Cli, SECRET_ENV};
 use crate::server::{serve, shutdown_signal};
 use crate::storage::dynamo::DynamoMetadataStore;
@@ -22,10 +24,11 @@ pub const LAMBDA_RUNTIME_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
 /// `1` re-hashes blobs on S3-compatible stores that do not verify checksums (moto).
 pub const VERIFY_UPLOADS_ENV: &str = "RENPY_CLOUD_VERIFY_UPLOADS";
 /// Local runs only (ignored in Lambda): `fresh` creates a new table and bucket named after
-/// the configured ones plus a random suffix, so every local server starts empty (tests).
+/// the configured ones plus a random suffix, and a new Cognito user pool and app client
+/// (replacing the configured ones), so every local server starts empty (tests).
 pub const CREATE_RESOURCES_ENV: &str = "RENPY_CLOUD_CREATE_RESOURCES";
 
-/// The router on DynamoDB + S3, configured from the environment (validated: a missing or
+/// The router on DynamoDB + S3 with Cognito accounts, configured from the environment (validated: a missing or
 /// bad variable fails the start with its name).
 pub async fn aws_router(
     cli: &Cli,
@@ -45,6 +48,10 @@ pub async fn aws_router(
         "{SECRET_ENV} must be at least 32 bytes long"
     );
     let sdk = sdk_config(&settings).await;
+    if create_fresh {
+        let (pool, client) = create_pool(&sdk, &settings.table).await?;
+        settings = settings.with_user_pool(&pool, &client, None);
+    }
     let meta = DynamoMetadataStore::new(&sdk, &settings.table);
     let verify = std::env::var(VERIFY_UPLOADS_ENV).is_ok_and(|v| v == "1");
     // Path-style addressing only for an endpoint override (moto has no bucket hostnames).
@@ -54,12 +61,18 @@ pub async fn aws_router(
         meta.create_table().await?;
         blobs.create_bucket().await?;
     }
+    let accounts = CognitoProxy::new(
+        CognitoAccounts::new(&sdk, &settings.user_pool_id, &settings.client_id),
+        CognitoVerifier::from_settings(&settings)?,
+        CognitoSessions::new(&sdk, &settings.table),
+    );
     let config = cli.api_config(bound);
-    Ok(app(AppState::new(
+    Ok(app(AppState::with_accounts(
         config,
         secret.as_bytes(),
         Arc::new(meta),
         Arc::new(blobs),
+        Arc::new(accounts),
     )))
 }
 

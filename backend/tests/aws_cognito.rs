@@ -253,3 +253,100 @@ async fn unreachable_keys_are_reported_as_such() {
         Err(TokenRejected::KeysUnavailable(_))
     ));
 }
+
+/// The router with Cognito accounts on moto's stores, served on 127.0.0.1 from this runtime.
+async fn serve_cognito_api(pool: &Pool) -> String {
+    use backend::app::{AppState, app};
+    use backend::cognito::{CognitoProxy, CognitoSessions};
+    let meta = pool.moto.fresh_table().await;
+    let (blobs, _) = pool.moto.fresh_bucket().await;
+    let accounts = CognitoProxy::new(
+        pool.accounts(),
+        pool.verifier(),
+        CognitoSessions::new(&pool.sdk, meta.table_name()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let state = AppState::with_accounts(
+        backend::config::ApiConfig::new(&base),
+        &[7u8; 32],
+        std::sync::Arc::new(meta),
+        std::sync::Arc::new(blobs),
+        std::sync::Arc::new(accounts),
+    );
+    tokio::spawn(backend::server::serve(
+        listener,
+        app(state),
+        std::future::pending(),
+    ));
+    base
+}
+
+async fn devices(base: &str, token: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/v1/devices"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /v1/devices");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn tokens_minted_by_cognito_directly_get_a_device_per_sign_in_session() {
+    let pool = Pool::create().await;
+    let base = serve_cognito_api(&pool).await;
+    let signup: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/signup"))
+        .json(&serde_json::json!({
+            "username": "carol", "password": "correct horse battery", "device_name": "laptop"
+        }))
+        .send()
+        .await
+        .expect("sign up through the API")
+        .json()
+        .await
+        .expect("token response");
+    let api_token = signup["access_token"].as_str().expect("access token");
+    assert_eq!(devices(&base, api_token).await.0, 200);
+
+    // A client that signs in with Cognito's own API: first sight creates one device for
+    // its sign-in session, and a refreshed token of the same session reuses it.
+    let direct = pool
+        .accounts()
+        .login("carol", "correct horse battery")
+        .await
+        .expect("direct login");
+    let (status, body) = devices(&base, &direct.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["devices"].as_array().expect("devices").len(), 2);
+    let refreshed = pool
+        .accounts()
+        .refresh(direct.refresh_token.as_deref().expect("refresh token"))
+        .await
+        .expect("direct refresh");
+    let (status, body) = devices(&base, &refreshed.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Cognito sign-in"), "{names:?}");
+
+    // The API's token still belongs to the laptop, and is refused once it is deleted.
+    let laptop = signup["device_id"].as_str().expect("device id");
+    let deleted = reqwest::Client::new()
+        .delete(format!("{base}/v1/devices/{laptop}"))
+        .bearer_auth(&refreshed.access_token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(devices(&base, api_token).await.0, 401);
+}

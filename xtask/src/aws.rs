@@ -5,9 +5,11 @@
 //! - `lint`: `cfn-lint infra/template.yaml`.
 //! - `lambda`: the Lambda artifact, `cargo lambda build --release --arm64`; falls back to
 //!   x86_64 (saying why) if the arm64 build fails.
-//! - `test`: the AWS tests (clippy with the feature, then the tests against moto).
+//! - `test`: the AWS tests (clippy with the feature, then the tests against moto), then the
+//!   HTTP API suite again with `RENPY_CLOUD_TEST_BACKEND=aws`: the same tests through
+//!   `renpy-cloud-lambda` on DynamoDB, S3 and Cognito (moto).
 //! - `e2e`: the CLI end-to-end test (two devices, two folders) through the Lambda router
-//!   (`renpy-cloud-lambda` on a local port) backed by DynamoDB and S3 on moto.
+//!   (`renpy-cloud-lambda` on a local port) backed by DynamoDB, S3 and Cognito on moto.
 //! - `all` (or no step): everything above, in that order.
 
 use std::io::{Read, Write};
@@ -114,7 +116,23 @@ pub fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    cmd(&cargo, &["test", "-p", "backend", "--features", "aws"])
+    cmd(&cargo, &["test", "-p", "backend", "--features", "aws"])?;
+    // The HTTP API suite once more, against renpy-cloud-lambda (DynamoDB + S3 + Cognito on
+    // moto) instead of the embedded server.
+    let mut suite = Command::new(&cargo);
+    suite
+        .args([
+            "test",
+            "-p",
+            "backend",
+            "--features",
+            "aws",
+            "--test",
+            "http_api",
+        ])
+        .env("RENPY_CLOUD_TEST_BACKEND", "aws")
+        .current_dir(root());
+    status(suite)
 }
 
 fn lambda_build(target_flag: Option<&str>) -> Command {

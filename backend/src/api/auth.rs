@@ -1,19 +1,18 @@
 //! Accounts and sessions: signup, login, refresh (rotating), logout.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use sync_core::protocol::{Credentials, RefreshRequest, TokenResponse};
 
+use super::accounts::SignIn;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ClientIp};
 use super::ratelimit::retry_after_secs;
-use super::tokens::{AccessClaims, random_bytes, random_token, secret_hash};
+use super::tokens::{random_token, secret_hash};
 use super::{expiry, now_millis};
 use crate::app::AppState;
-use crate::storage::{DeviceRecord, RefreshRecord, StorageError, UserRecord};
+use crate::storage::{DeviceRecord, RefreshRecord, UserRecord};
 
 /// Longest accepted password (bounds the hashing work of one request).
 const MAX_PASSWORD_CHARS: usize = 1024;
@@ -71,63 +70,19 @@ pub fn validate_device_name(name: &str) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
-/// Runs argon2 off the async threads, at most a few at a time.
-async fn run_hashing<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> ApiResult<T> {
-    state.hashing.run(work).await.map_err(ApiError::internal)
-}
-
-/// An argon2id PHC string for `password`.
-async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
-    let salt = random_bytes::<16>().map_err(ApiError::internal)?;
-    run_hashing(state, move || {
-        let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
-    })
-    .await?
-    .map_err(ApiError::internal)
-}
-
-/// A valid argon2id hash of a password nobody knows: unknown usernames are checked against it
-/// so they take as long as wrong passwords.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$u7yTFYvNtDw6bHyoKsIrx/OuWyPB1tY2LwkpDFPVIvE";
-
-async fn verify_password(
-    state: &AppState,
-    password: String,
-    phc: Option<String>,
-) -> ApiResult<bool> {
-    let known = phc.is_some();
-    let phc = phc.unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let matches = run_hashing(state, move || {
-        PasswordHash::new(&phc).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
-    .await?;
-    Ok(known && matches)
-}
-
-/// Signs an access token and stores a fresh refresh token for `device`.
+/// Gets an access token from the accounts and stores a fresh refresh token for `device`.
 pub async fn issue_tokens(
     state: &AppState,
     user: &UserRecord,
     device: &DeviceRecord,
+    how: SignIn,
 ) -> ApiResult<TokenResponse> {
+    let access = state
+        .accounts
+        .access_token(state, user, device, how)
+        .await?;
     let now = now_millis();
     let ttls = state.config.ttls;
-    let access_token = state.signer.sign_access(&AccessClaims {
-        uid: user.user_id.clone(),
-        did: device.device_id.clone(),
-        exp: expiry(now, ttls.access),
-    });
     let refresh_token = random_token().map_err(ApiError::internal)?;
     state
         .meta
@@ -144,13 +99,14 @@ pub async fn issue_tokens(
         user_id: user.user_id.clone(),
         username: user.username.clone(),
         device_id: device.device_id.clone(),
-        access_token,
-        expires_in: ttls.access.as_secs(),
+        access_token: access.token,
+        expires_in: access.expires_in,
         refresh_token,
     })
 }
 
-fn username_taken() -> ApiError {
+/// 409 `username_taken`.
+pub fn username_taken() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "username_taken",
@@ -170,17 +126,15 @@ pub async fn signup(
     if state.meta.user_by_name(&creds.username).await?.is_some() {
         return Err(username_taken());
     }
-    let phc = hash_password(&state, creds.password).await?;
-    let now = now_millis();
-    let user = match state.meta.create_user(&creds.username, &phc, now).await {
-        Err(StorageError::AlreadyExists(_)) => return Err(username_taken()),
-        other => other?,
-    };
+    let (user, how) = state
+        .accounts
+        .sign_up(&state, &creds.username, creds.password)
+        .await?;
     let device = state
         .meta
-        .create_device(&user.user_id, &device_name, now)
+        .create_device(&user.user_id, &device_name, now_millis())
         .await?;
-    let tokens = issue_tokens(&state, &user, &device).await?;
+    let tokens = issue_tokens(&state, &user, &device, how).await?;
     Ok((StatusCode::CREATED, Json(tokens)))
 }
 
@@ -197,19 +151,15 @@ pub async fn login(
         .check(&limit_key)
         .map_err(|wait| ApiError::rate_limited(retry_after_secs(wait)))?;
     let too_long = creds.password.chars().count() > MAX_PASSWORD_CHARS;
-    let user = if creds.username.len() <= 64 && !too_long {
-        state.meta.user_by_name(&creds.username).await?
-    } else {
+    let signed_in = if too_long {
         None
+    } else {
+        state
+            .accounts
+            .check_password(&state, &creds.username, creds.password)
+            .await?
     };
-    let ok = !too_long
-        && verify_password(
-            &state,
-            creds.password,
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await?;
-    let Some(user) = user.filter(|_| ok) else {
+    let Some((user, how)) = signed_in else {
         // Only failures spend the budget, so a player who types well is never locked out.
         let _ = state.login_limiter.acquire(&limit_key);
         return Err(invalid_credentials());
@@ -218,7 +168,7 @@ pub async fn login(
         .meta
         .create_device(&user.user_id, &device_name, now_millis())
         .await?;
-    Ok(Json(issue_tokens(&state, &user, &device).await?))
+    Ok(Json(issue_tokens(&state, &user, &device, how).await?))
 }
 
 /// The same answer for an unknown user and a wrong password.
@@ -229,7 +179,8 @@ fn invalid_credentials() -> ApiError {
     }
 }
 
-fn invalid_refresh() -> ApiError {
+/// 401 `invalid_refresh_token`.
+pub fn invalid_refresh() -> ApiError {
     ApiError {
         code: "invalid_refresh_token",
         ..ApiError::unauthorized("refresh token is unknown, expired or already used")
@@ -258,7 +209,9 @@ pub async fn refresh(
         .user_by_id(&record.user_id)
         .await?
         .ok_or_else(invalid_refresh)?;
-    Ok(Json(issue_tokens(&state, &user, &device).await?))
+    Ok(Json(
+        issue_tokens(&state, &user, &device, SignIn::Refresh).await?,
+    ))
 }
 
 /// `POST /v1/auth/logout`: signs the refresh token's device out (its tokens stop working).
@@ -276,6 +229,10 @@ pub async fn logout(
             .meta
             .delete_device(&record.user_id, &record.device_id)
             .await?;
+        state
+            .accounts
+            .device_removed(&state, &record.device_id)
+            .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -292,12 +249,6 @@ mod tests {
         for bad in ["ab", "a b", "élan", "a/b", &"a".repeat(65), ""] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn dummy_hash_is_a_valid_argon2id_hash() {
-        let parsed = PasswordHash::new(DUMMY_HASH).expect("parses");
-        assert_eq!(parsed.algorithm.as_str(), "argon2id");
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub async fn delete(
     let not_found = || ApiError::not_found("no_such_device", "no such device");
     let Path(device_id) = path.map_err(|_| not_found())?;
     if state.meta.delete_device(&auth.user_id, &device_id).await? {
+        state.accounts.device_removed(&state, &device_id).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())

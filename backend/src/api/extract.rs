@@ -104,7 +104,8 @@ impl<S: Send + Sync> FromRequestParts<S> for GamePath {
     }
 }
 
-/// A signed-in device, from `Authorization: Bearer <access token>`; the device must still
+/// A signed-in device, from `Authorization: Bearer <access token>` as the configured
+/// [`Accounts`](super::accounts::Accounts) verify it; the device must still
 /// exist (deleting it revokes its tokens). Counts against the user's request rate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authed {
@@ -142,16 +143,13 @@ impl FromRequestParts<AppState> for Authed {
             })
             .ok_or_else(|| ApiError::unauthorized("missing bearer access token"))?;
         let now = now_millis();
-        let claims = state
-            .signer
-            .verify_access(token.trim(), now)
-            .map_err(|e| ApiError::unauthorized(format!("access token refused: {e}")))?;
-        state.limit_user(&claims.uid)?;
+        let owner = state.accounts.verify(state, token.trim(), now).await?;
+        state.limit_user(&owner.user_id)?;
         let device = state
             .meta
-            .device(&claims.did)
+            .device(&owner.device_id)
             .await?
-            .filter(|d| d.user_id == claims.uid)
+            .filter(|d| d.user_id == owner.user_id)
             .ok_or_else(|| ApiError::unauthorized("this device was signed out"))?;
         if device
             .last_seen_at
@@ -160,8 +158,8 @@ impl FromRequestParts<AppState> for Authed {
             state.meta.touch_device(&device.device_id, now).await?;
         }
         Ok(Self {
-            user_id: claims.uid,
-            device_id: claims.did,
+            user_id: owner.user_id,
+            device_id: owner.device_id,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The `/v1` HTTP API, one module per area.
 
+pub mod accounts;
 pub mod auth;
 pub mod blobs;
 pub mod devices;

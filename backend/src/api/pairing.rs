@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use sync_core::protocol::{PairingClaim, PairingCode, TokenResponse};
 
+use super::accounts::SignIn;
 use super::auth::{issue_tokens, validate_device_name};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Authed, ClientIp};
@@ -63,5 +64,7 @@ pub async fn claim(
         .meta
         .create_device(&user.user_id, &device_name, now)
         .await?;
-    Ok(Json(issue_tokens(&state, &user, &device).await?))
+    Ok(Json(
+        issue_tokens(&state, &user, &device, SignIn::Paired).await?,
+    ))
 }

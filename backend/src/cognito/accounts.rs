@@ -148,3 +148,61 @@ impl CognitoAccounts {
         })
     }
 }
+
+/// Creates a user pool and app client shaped like `infra/template.yaml`'s (long
+/// passphrases without character-class rules, case-insensitive usernames, password and
+/// refresh-token sign-in): local runs and tests against an emulator. Returns
+/// `(pool_id, client_id)`.
+pub async fn create_pool(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<(String, String), AccountError> {
+    use aws_sdk_cognitoidentityprovider::types::{
+        ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameConfigurationType,
+    };
+    let client = Client::new(sdk);
+    let failed = |what: &str, code: (String, String)| {
+        AccountError::Unavailable(format!("{what}: {}: {}", code.0, code.1))
+    };
+    let policy = PasswordPolicyType::builder()
+        .minimum_length(10)
+        .require_uppercase(false)
+        .require_lowercase(false)
+        .require_numbers(false)
+        .require_symbols(false)
+        .build();
+    let username_config = UsernameConfigurationType::builder()
+        .case_sensitive(false)
+        .build()
+        .map_err(|e| AccountError::Unavailable(e.to_string()))?;
+    let pool = client
+        .create_user_pool()
+        .pool_name(name)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(policy)
+                .build(),
+        )
+        .username_configuration(username_config)
+        .send()
+        .await
+        .map_err(|e| failed("create a user pool", code_and_message(&e)))?;
+    let pool_id = pool
+        .user_pool
+        .and_then(|p| p.id)
+        .ok_or_else(|| AccountError::Unavailable("the new pool has no id".into()))?;
+    let app = client
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("api")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .map_err(|e| failed("create an app client", code_and_message(&e)))?;
+    let client_id = app
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .ok_or_else(|| AccountError::Unavailable("the new app client has no id".into()))?;
+    Ok((pool_id, client_id))
+}

@@ -1,4 +1,9 @@
-//! Test harness: the real `renpy-cloud-server` binary on 127.0.0.1 and a blocking client.
+//! Test harness: the real server binary on 127.0.0.1 and a blocking client.
+//!
+//! By default the server is `renpy-cloud-server` (embedded store, the API's own accounts).
+//! With `RENPY_CLOUD_TEST_BACKEND=aws` (tests built with `--features aws`) it is
+//! `renpy-cloud-lambda` outside Lambda: the same router on DynamoDB + S3 + Cognito, all on a
+//! moto server of its own, with a fresh table, bucket and user pool per server.
 
 #![allow(
     dead_code,
@@ -6,6 +11,7 @@
 )]
 
 pub mod inproc;
+pub mod moto;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -22,11 +28,64 @@ use sync_core::protocol::{
 };
 use ureq::Agent;
 
+/// Env var choosing the backend the suite runs against: `aws`, or the embedded one.
+pub const BACKEND_ENV: &str = "RENPY_CLOUD_TEST_BACKEND";
+
+/// Whether this run targets the AWS backend (see the module docs).
+pub fn on_aws() -> bool {
+    std::env::var(BACKEND_ENV).is_ok_and(|v| v == "aws")
+}
+
+/// Returns from the calling test on the AWS backend, saying why it does not apply there.
+#[macro_export]
+macro_rules! skip_on_aws {
+    ($why:expr) => {
+        if $crate::common::on_aws() {
+            eprintln!("skipped on the AWS backend: {}", $why);
+            return;
+        }
+    };
+}
+
 /// A running server process with its own temporary data dir; killed on drop.
 pub struct Server {
     child: Child,
     pub base: String,
     pub data_dir: tempfile::TempDir,
+    /// The AWS backend's emulator (dropped after the server: fields drop in order).
+    moto: Option<moto::MotoProcess>,
+}
+
+/// The AWS backend's binary; the suite must be built with `--features aws` to run on it.
+#[cfg(feature = "aws")]
+fn lambda_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_renpy-cloud-lambda")
+}
+
+#[cfg(not(feature = "aws"))]
+fn lambda_binary() -> &'static str {
+    panic!("{BACKEND_ENV}=aws needs the tests built with `--features aws`")
+}
+
+/// `renpy-cloud-lambda` on `moto`, configured as in Lambda but with fresh resources.
+fn aws_command(moto: &moto::MotoProcess) -> Command {
+    let mut command = Command::new(lambda_binary());
+    command
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("RENPY_CLOUD_AWS_ENDPOINT", &moto.endpoint)
+        .env("RENPY_CLOUD_TABLE", "api")
+        .env("RENPY_CLOUD_BUCKET", "api-saves")
+        // Replaced by the pool the fresh start creates.
+        .env("RENPY_CLOUD_USER_POOL_ID", "us-east-1_placeholder")
+        .env("RENPY_CLOUD_CLIENT_ID", "placeholder")
+        .env("RENPY_CLOUD_SECRET", "http-suite-secret-http-suite-secret")
+        // moto does not check S3 checksums; the store re-hashes uploads itself.
+        .env("RENPY_CLOUD_VERIFY_UPLOADS", "1")
+        .env("RENPY_CLOUD_CREATE_RESOURCES", "fresh");
+    command
 }
 
 impl Server {
@@ -36,7 +95,9 @@ impl Server {
     }
 
     /// Stops this server and starts a new one on the same data dir (on another port).
+    /// Embedded backend only (the AWS one starts with fresh resources).
     pub fn restart(mut self, extra: &[&str]) -> Self {
+        assert!(!on_aws(), "restart is for the embedded backend");
         let _ = self.child.kill();
         let _ = self.child.wait();
         let data_dir = tempfile::tempdir().expect("placeholder dir");
@@ -45,11 +106,19 @@ impl Server {
     }
 
     fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_renpy-cloud-server"))
+        let moto = on_aws().then(moto::MotoProcess::start);
+        let mut command = match &moto {
+            Some(moto) => aws_command(moto),
+            None => {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_renpy-cloud-server"));
+                command.env_remove("RENPY_CLOUD_SECRET");
+                command
+            }
+        };
+        let mut child = command
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .args(extra)
-            .env_remove("RENPY_CLOUD_SECRET")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -69,6 +138,7 @@ impl Server {
             child,
             base,
             data_dir,
+            moto,
         }
     }
 
@@ -150,6 +220,18 @@ impl Resp {
             self.header("content-type").as_deref(),
             Some("application/json")
         );
+    }
+
+    /// Asserts a 2xx status: the API answers uploads 204, S3 answers them 200.
+    #[track_caller]
+    pub fn expect_success(&self) -> &Self {
+        assert!(
+            (200..300).contains(&self.status),
+            "status {} body: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        self
     }
 
     #[track_caller]
@@ -353,10 +435,22 @@ impl Client {
     pub fn upload(&self, game: &str, bytes: &[u8]) -> ContentHash {
         let target = self.upload_target(game, bytes);
         if !target.present {
-            let url = target.url.expect("upload URL");
-            self.put_bytes(&url, bytes).expect_status(204);
+            self.put_target(&target, bytes).expect_success();
         }
         ContentHash::of(bytes)
+    }
+
+    /// PUTs `bytes` to an upload target with the headers it requires (S3's checksum).
+    pub fn put_target(&self, target: &UploadTarget, bytes: &[u8]) -> Resp {
+        let url = target.url.as_deref().expect("upload URL");
+        let mut req = self
+            .agent
+            .put(self.url(url))
+            .content_type("application/octet-stream");
+        for (name, value) in &target.headers {
+            req = req.header(name, value);
+        }
+        Self::finish(req.send(bytes))
     }
 
     pub fn commit(&self, game: &str, ops: Vec<CommitOp>) -> Resp {

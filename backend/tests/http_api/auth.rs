@@ -11,6 +11,7 @@ fn signup_login_refresh_logout() {
     let anon = server.client();
     let (alice, tokens) = anon.signup("alice");
     assert_eq!(tokens.username, "alice");
+    // 15 minutes; in Cognito mode the API's lifetime caps Cognito's (1 h).
     assert_eq!(tokens.expires_in, 15 * 60);
     alice.get("/v1/devices").expect_status(200);
 

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use sync_core::ContentHash;
 use sync_core::protocol::{ChangesRequest, ChangesResponse, DownloadResponse, HistoryResponse};
 
-use crate::common::{Server, put_op};
+use crate::common::{Server, on_aws, put_op};
+use crate::skip_on_aws;
 
 /// Rewrites one claim of a signed URL's ticket, keeping the original signature.
 fn tamper(url: &str, field: &str, value: Value) -> String {
@@ -47,18 +48,22 @@ fn another_user_sees_and_reaches_nothing() {
     bob.commit("g", vec![put_op("a.save", 0, b"alice's save")])
         .expect_error(400, "blob_missing");
 
+    // An upload URL of Alice's, even when Bob sends the bytes, fills Alice's space only.
+    let target = alice.upload_target("g", b"new bytes");
+    bob.put_target(&target, b"new bytes").expect_success();
+    bob.commit("g", vec![put_op("b.save", 0, b"new bytes")])
+        .expect_error(400, "blob_missing");
+    if on_aws() {
+        // The rest re-signs the API's own blob tickets; S3 signs its presigned URLs itself.
+        return;
+    }
+    let alice_url = target.url.expect("upload URL");
+
     // Alice's download URL re-signed for Bob's account is refused.
     let alice_changes: ChangesResponse = alice.changes("g", &ChangesRequest::default()).json();
     let url = &alice_changes.downloads[&hash];
     let forged = tamper(url, "uid", json!(bob_tokens.user_id));
     anon.get(&forged).expect_error(403, "bad_signature");
-
-    // An upload ticket of Alice's, even when Bob sends the bytes, fills Alice's space only.
-    let target = alice.upload_target("g", b"new bytes");
-    let alice_url = target.url.expect("upload URL");
-    bob.put_bytes(&alice_url, b"new bytes").expect_status(204);
-    bob.commit("g", vec![put_op("b.save", 0, b"new bytes")])
-        .expect_error(400, "blob_missing");
     let forged = tamper(&alice_url, "uid", json!(bob_tokens.user_id));
     bob.put_bytes(&forged, b"new bytes")
         .expect_error(403, "bad_signature");
@@ -67,6 +72,10 @@ fn another_user_sees_and_reaches_nothing() {
 
 #[test]
 fn tickets_are_bound_to_their_game_method_and_lifetime() {
+    skip_on_aws!(
+        "the API's own blob tickets; S3 presigned URLs are scoped to one key and method by \
+         S3 (aws_storage covers the per-user, per-game key prefix)"
+    );
     let server = Server::start(&["--upload-url-ttl-secs", "1"]);
     let (alice, _) = server.client().signup("alice");
     let target = alice.upload_target("game-a", b"bytes for A");

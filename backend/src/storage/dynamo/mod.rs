@@ -185,7 +185,7 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StorageError {
     StorageError::Unavailable(format!("DynamoDB: bad request: {e}"))
 }
 
-fn unavailable<E, R>(what: &str, err: SdkError<E, R>) -> StorageError
+pub(crate) fn unavailable<E, R>(what: &str, err: SdkError<E, R>) -> StorageError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -202,7 +202,7 @@ where
 }
 
 /// Whether a single-item write failed on its condition.
-fn is_condition_failure<E, R>(err: &SdkError<E, R>) -> bool
+pub(crate) fn is_condition_failure<E, R>(err: &SdkError<E, R>) -> bool
 where
     E: ProvideErrorMetadata,
 {
