@@ -3,7 +3,7 @@
 //! The demo site (`<target>/web-demo/`) is `web_demo/`'s page files, the browser client
 //! package of `web-build` under `renpy-cloud/`, and the Emscripten half of the stand-in game
 //! under `game/`. The server serves it with `--web-root` on http://127.0.0.1:8787, and
-//! allows both loopback names as origins (device A and device B of the page).
+//! allows both loopback names as origins (the page works opened under either name).
 
 use std::fs;
 use std::path::PathBuf;
@@ -108,7 +108,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if value_of("--web-root").is_none() {
         c.arg("--web-root").arg(&site);
     }
-    // Device A and device B of the page (two origins: two separate IndexedDBs).
+    // The page under either loopback name (signed blob URLs use 127.0.0.1: CORS).
     let port = port_of(&bind);
     for host in ["127.0.0.1", "localhost"] {
         c.arg("--allow-origin").arg(format!("http://{host}:{port}"));
