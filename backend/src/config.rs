@@ -141,6 +141,10 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub allow_origins: Vec<String>,
+    /// Also serve the static files of this folder (e.g. the web demo) at `/`; `/v1` stays
+    /// the API. Their Content-Security-Policy allows framing by the `--allow-origin` origins.
+    #[arg(long, env = "RENPY_CLOUD_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
     /// Trust the last X-Forwarded-For hop as the client IP (only behind a reverse proxy).
     #[arg(long, env = "RENPY_CLOUD_TRUST_PROXY")]
     pub trust_proxy: bool,

@@ -11,3 +11,4 @@ pub mod config;
 pub mod lambda;
 pub mod server;
 pub mod storage;
+pub mod web;

@@ -11,6 +11,7 @@ use backend::server::{serve, shutdown_signal};
 use backend::storage::files::FileBlobStore;
 use backend::storage::sqlite::SqliteMetadataStore;
 use backend::storage::{BlobStore, MetadataStore};
+use backend::web::with_web_root;
 use clap::Parser;
 use tokio::net::TcpListener;
 
@@ -87,7 +88,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.public_url,
         cli.data_dir.display()
     );
-    let router = app(AppState::new(config, &secret, meta, blobs));
+    let router = match &cli.web_root {
+        Some(dir) => {
+            if !dir.join("index.html").is_file() {
+                anyhow::bail!("--web-root {}: no index.html there", dir.display());
+            }
+            tracing::info!("serving the files of {} at /", dir.display());
+            let api = app(AppState::new(config.clone(), &secret, meta, blobs));
+            with_web_root(api, dir, &config)
+        }
+        None => app(AppState::new(config, &secret, meta, blobs)),
+    };
     // Tests wait for this line, so it goes to stdout once the socket is bound.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on http://{addr}")?;

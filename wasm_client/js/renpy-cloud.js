@@ -500,17 +500,17 @@ export const RenpyCloud = {
   /** Conflicts waiting for the player (policy "manual"). */
   async conflicts() {
     const c = await ready();
-    return exclusive(() => c.conflicts());
+    return exclusive(() => c.conflicts(currentFS() || null));
   },
   /** choice: "keep-local" | "keep-remote" | "keep-both"; applied by the sync it starts. */
   async resolve(path, choice) {
     const c = await ready();
-    await exclusive(() => c.resolve(path, choice));
+    await exclusive(() => c.resolve(path, choice, currentFS() || null));
     return requestSync("resolve");
   },
   async history(path) {
     const c = await ready();
-    return exclusive(() => c.history(path));
+    return exclusive(() => c.history(path, currentFS() || null));
   },
   async restore(path, version) {
     const c = await ready();

@@ -320,9 +320,10 @@ impl Client {
             .map_err(|e| sync_error(&e))
     }
 
-    /// Conflicts waiting for the player (policy `manual`).
-    pub async fn conflicts(&self) -> Result<JsValue, JsValue> {
-        let mut engine = self.engine(JsValue::NULL).await?;
+    /// Conflicts waiting for the player (policy `manual`). `fs`: the running game's `FS`
+    /// (omit it, or pass `null`, before the game boots).
+    pub async fn conflicts(&self, fs: JsValue) -> Result<JsValue, JsValue> {
+        let mut engine = self.engine(fs).await?;
         engine
             .pending_conflicts()
             .await
@@ -331,21 +332,22 @@ impl Client {
     }
 
     /// Records the player's decision (`keep-local`, `keep-remote`, `keep-both`); the next
-    /// sync applies it.
-    pub async fn resolve(&self, path: String, choice: String) -> Result<(), JsValue> {
+    /// sync applies it. `fs` as for [`Client::conflicts`].
+    pub async fn resolve(&self, path: String, choice: String, fs: JsValue) -> Result<(), JsValue> {
         let path = SavePath::new(&path).map_err(usage)?;
         let choice: Resolution = choice.parse().map_err(usage)?;
-        let mut engine = self.engine(JsValue::NULL).await?;
+        let mut engine = self.engine(fs).await?;
         engine
             .resolve(&path, choice)
             .await
             .map_err(|e| sync_error(&e))
     }
 
-    /// Every stored version of a file, newest first.
-    pub async fn history(&self, path: String) -> Result<JsValue, JsValue> {
+    /// Every stored version of a file, newest first. `fs` as for [`Client::conflicts`]
+    /// (without it, a running game's client would refuse: IndexedDB is the game's then).
+    pub async fn history(&self, path: String, fs: JsValue) -> Result<JsValue, JsValue> {
         let path = SavePath::new(&path).map_err(usage)?;
-        let mut engine = self.engine(JsValue::NULL).await?;
+        let mut engine = self.engine(fs).await?;
         engine
             .history(&path)
             .await

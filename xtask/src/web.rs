@@ -32,7 +32,8 @@ fn dist() -> PathBuf {
     root().join("wasm_client/dist/renpy-cloud")
 }
 
-fn target_dir() -> PathBuf {
+/// The cargo target directory (`CARGO_TARGET_DIR` or `<root>/target`).
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root().join(p) })
@@ -215,7 +216,8 @@ fn json_string(s: &str) -> String {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+/// Copies a directory tree.
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
         let entry = entry?;
@@ -378,15 +380,21 @@ fn ensure_npm_packages() -> Result<()> {
 }
 
 fn ensure_browser_and_emscripten() -> Result<()> {
-    let missing: Vec<&str> = [
+    ensure_debian_packages(&[
         ("/usr/bin/chromium", "chromium"),
         ("/usr/bin/chromedriver", "chromium-driver"),
         ("/usr/bin/emcc", "emscripten"),
-    ]
-    .into_iter()
-    .filter(|(path, _)| !Path::new(path).exists())
-    .map(|(_, package)| package)
-    .collect();
+    ])
+}
+
+/// Installs (apt-get) each `(file, package)` whose file is missing.
+pub(crate) fn ensure_debian_packages(wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|(_, package)| package)
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
