@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <task>`.
 //!
-//! - `demo`: build and start the embedded server (with the web demo, once it exists).
+//! - `demo`: build and start the embedded server serving the web demo.
+//! - `demo-test`: the web demo end to end in headless Chromium.
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
 //! - `python`: the Ren'Py desktop module (wheel into `.venv`, pytest).
@@ -10,6 +11,7 @@
 mod aws;
 mod bench;
 mod demo;
+mod demo_test;
 mod python;
 mod run;
 mod test;
@@ -23,6 +25,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo::run(rest),
         Some("test") => test::run(rest),
+        Some("demo-test") => demo_test::run(rest),
         Some("bench") => bench::run(rest),
         Some("aws") => aws::run(rest),
         Some("python") => python::run(rest),
@@ -41,7 +44,10 @@ const HELP: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  demo [--bind ADDR] [--data-dir DIR]   build and start renpy-cloud-server (default 127.0.0.1:8787)
+  demo [--bind ADDR] [--data-dir DIR]   build and start renpy-cloud-server with the web demo at
+                                        http://127.0.0.1:8787/
+  demo-test                             the web demo end to end in headless Chromium (screenshots
+                                        in target/demo-artifacts)
   test [--quick]                        install what is missing, then run every check and test
   bench [FILTER]                        run the benchmarks against a real server and print figures
   aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template

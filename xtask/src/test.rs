@@ -47,6 +47,7 @@ pub fn run(args: &[String]) -> Result<()> {
     // Playwright against the real server.
     if !quick {
         crate::web::test(&[])?;
+        crate::demo_test::run(&[])?;
     }
     // The AWS backend against moto on loopback, the template lint and the Lambda build.
     if quick {
