@@ -52,12 +52,7 @@ struct Inner {
     keepalive: Cell<bool>,
 }
 
-/// A raw HTTP answer.
-pub struct RawResponse {
-    pub status: u16,
-    pub retry_after: Option<u64>,
-    pub body: Vec<u8>,
-}
+pub use sync_core::transport::RawResponse;
 
 impl FetchTransport {
     /// A transport for `server`, with the session stored under `session_key` (if any).

@@ -2,46 +2,9 @@
 
 use std::io;
 
-use sync_core::protocol::ErrorBody;
 use sync_core::transport::{TransportError, TransportErrorKind};
 
-/// A raw answer: status, the `Retry-After` seconds if any, and the body.
-pub(crate) struct RawResponse {
-    pub status: u16,
-    pub retry_after: Option<u64>,
-    pub body: Vec<u8>,
-}
-
-/// A 2xx answer's body, or the error its status means.
-pub(crate) fn classify(response: RawResponse) -> Result<Vec<u8>, TransportError> {
-    let RawResponse {
-        status,
-        retry_after,
-        body,
-    } = response;
-    if (200..300).contains(&status) {
-        return Ok(body);
-    }
-    let detail = serde_json::from_slice::<ErrorBody>(&body)
-        .ok()
-        .map(|b| b.error);
-    let message = detail.as_ref().map_or_else(
-        || format!("server answered HTTP {status}"),
-        |d| format!("{} (HTTP {status})", d.message),
-    );
-    let kind = match status {
-        401 => TransportErrorKind::Unauthorized,
-        413 | 429 => TransportErrorKind::Quota,
-        500..=599 => TransportErrorKind::Server { status },
-        _ => TransportErrorKind::Rejected {
-            status,
-            code: detail.map_or_else(|| format!("http_{status}"), |d| d.code),
-        },
-    };
-    let mut error = TransportError::new(kind, message);
-    error.retry_after = retry_after;
-    Err(error)
-}
+pub(crate) use sync_core::transport::{RawResponse, classify};
 
 /// Maps a failure to reach the server, send, or receive.
 pub(crate) fn from_ureq(error: ureq::Error, url: &str) -> TransportError {
