@@ -127,14 +127,7 @@ impl MetadataStore for MemoryMetadataStore {
         name: &str,
         now: UnixMillis,
     ) -> StorageResult<DeviceRecord> {
-        let device = DeviceRecord {
-            device_id: new_id()?,
-            user_id: user_id.to_owned(),
-            name: name.to_owned(),
-            created_at: now,
-            last_seen_at: None,
-            renpy_keys: Vec::new(),
-        };
+        let device = DeviceRecord::new(user_id, name, now)?;
         self.state()?
             .devices
             .insert(device.device_id.clone(), device.clone());

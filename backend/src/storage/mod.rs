@@ -74,6 +74,20 @@ pub struct DeviceRecord {
     pub renpy_keys: Vec<String>,
 }
 
+impl DeviceRecord {
+    /// A new device of `user_id` with a fresh random id, never seen, without keys.
+    pub fn new(user_id: &str, name: &str, now: UnixMillis) -> StorageResult<Self> {
+        Ok(Self {
+            device_id: ids::new_id()?,
+            user_id: user_id.to_owned(),
+            name: name.to_owned(),
+            created_at: now,
+            last_seen_at: None,
+            renpy_keys: Vec::new(),
+        })
+    }
+}
+
 /// A refresh token, stored only as its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshRecord {

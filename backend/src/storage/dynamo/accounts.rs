@@ -135,14 +135,7 @@ impl DynamoMetadataStore {
         name: &str,
         now: UnixMillis,
     ) -> StorageResult<DeviceRecord> {
-        let device = DeviceRecord {
-            device_id: new_id()?,
-            user_id: user_id.to_owned(),
-            name: name.to_owned(),
-            created_at: now,
-            last_seen_at: None,
-            renpy_keys: Vec::new(),
-        };
+        let device = DeviceRecord::new(user_id, name, now)?;
         let mut item = key(device_pk(&device.device_id), DEVICE_SK);
         item.insert("device_id".into(), s(&device.device_id));
         item.insert("user_id".into(), s(user_id));

@@ -96,14 +96,7 @@ pub fn create_device(
     name: &str,
     now: UnixMillis,
 ) -> StorageResult<DeviceRecord> {
-    let device = DeviceRecord {
-        device_id: new_id()?,
-        user_id: user_id.to_owned(),
-        name: name.to_owned(),
-        created_at: now,
-        last_seen_at: None,
-        renpy_keys: Vec::new(),
-    };
+    let device = DeviceRecord::new(user_id, name, now)?;
     conn.prepare_cached(
         "INSERT INTO devices (device_id, user_id, name, created_at, last_seen_at)
          VALUES (?1, ?2, ?3, ?4, NULL)",
