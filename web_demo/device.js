@@ -266,7 +266,7 @@ $("show-code").addEventListener("click", () =>
   run(async () => {
     const c = await RenpyCloud.createPairingCode();
     $("code").textContent = c.code;
-    $("code-expiry").textContent = `valid until ${fmtTime(Date.parse(c.expires_at) || c.expires_at * 1000)}`;
+    $("code-expiry").textContent = `valid until ${fmtTime(c.expires_at)}`;
     $("code-box").hidden = false;
     tellHost({ type: "pairing-code", code: c.code });
   }),
