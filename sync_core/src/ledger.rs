@@ -124,6 +124,61 @@ pub fn entry_from_version(path: &SavePath, v: &HistoryVersion, seq: Seq) -> Entr
     }
 }
 
+/// What one op does, ready to store: the answer for the client, the history version to add
+/// (if any) and, when that version becomes current, the new current entry at `next_seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub outcome: CommitOutcome,
+    pub record: Option<HistoryVersion>,
+    pub new_current: Option<Entry>,
+}
+
+/// Applies [`decide`] to one op: the single place that turns a decision into records, used
+/// by [`MemoryLedger`] and every backend's commit.
+pub fn apply_op(
+    current: Option<&Entry>,
+    max_version: Version,
+    op: &CommitOp,
+    device_id: &str,
+    now: UnixMillis,
+    next_seq: Seq,
+) -> Applied {
+    let unchanged = |outcome| Applied {
+        outcome,
+        record: None,
+        new_current: None,
+    };
+    match decide(current, max_version, op) {
+        Decision::Conflict => unchanged(CommitOutcome::Conflict {
+            current: current.cloned(),
+            download_url: None,
+        }),
+        Decision::NoChange => unchanged(CommitOutcome::Committed {
+            version: current_version(current),
+            entry: current.cloned(),
+        }),
+        Decision::NewVersion {
+            version,
+            make_current,
+            ..
+        } => {
+            let Some(record) = new_history_version(op, current, version, device_id, now) else {
+                return unchanged(CommitOutcome::Committed {
+                    version: 0,
+                    entry: current.cloned(),
+                });
+            };
+            let new_current = make_current.then(|| entry_from_version(&op.path, &record, next_seq));
+            let entry = new_current.clone().or_else(|| current.cloned());
+            Applied {
+                outcome: CommitOutcome::Committed { version, entry },
+                record: Some(record),
+                new_current,
+            }
+        }
+    }
+}
+
 /// One game's manifest and history, in memory: the reference semantics of a backend.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLedger {
@@ -152,49 +207,25 @@ impl MemoryLedger {
         let current = self.current.get(&op.path).cloned();
         let versions = self.history.entry(op.path.clone()).or_default();
         let max_version = versions.last().map_or(0, |v| v.version);
-        match decide(current.as_ref(), max_version, op) {
-            Decision::Conflict => CommitOutcome::Conflict {
-                current,
-                download_url: None,
-            },
-            Decision::NoChange => CommitOutcome::Committed {
-                version: current_version(current.as_ref()),
-                entry: current,
-            },
-            Decision::NewVersion {
-                version,
-                make_current,
-                ..
-            } => {
-                let Some(record) =
-                    new_history_version(op, current.as_ref(), version, device_id, now)
-                else {
-                    return CommitOutcome::Committed {
-                        version: 0,
-                        entry: current,
-                    };
-                };
-                if make_current {
-                    for v in versions.iter_mut() {
-                        v.current = false;
-                    }
-                    self.cursor += 1;
-                    let entry = entry_from_version(&op.path, &record, self.cursor);
-                    versions.push(record);
-                    self.current.insert(op.path.clone(), entry.clone());
-                    CommitOutcome::Committed {
-                        version,
-                        entry: Some(entry),
-                    }
-                } else {
-                    versions.push(record);
-                    CommitOutcome::Committed {
-                        version,
-                        entry: current,
-                    }
+        let applied = apply_op(
+            current.as_ref(),
+            max_version,
+            op,
+            device_id,
+            now,
+            self.cursor + 1,
+        );
+        if let Some(record) = applied.record {
+            if let Some(entry) = applied.new_current {
+                for v in versions.iter_mut() {
+                    v.current = false;
                 }
+                self.cursor = entry.seq;
+                self.current.insert(op.path.clone(), entry);
             }
+            versions.push(record);
         }
+        applied.outcome
     }
 
     /// Makes an old version current again as a new version. `None` if it does not exist.

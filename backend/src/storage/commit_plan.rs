@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry as MapEntry;
 
 use sync_core::SavePath;
-use sync_core::ledger::{
-    Decision, current_version, decide, entry_from_version, new_history_version,
-};
+use sync_core::ledger;
 use sync_core::protocol::{
     CommitAction, CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
 };
@@ -76,14 +74,14 @@ where
             MapEntry::Occupied(o) => o.into_mut(),
             MapEntry::Vacant(v) => v.insert(load(&op.path)?),
         };
-        let outcome = apply_op(&mut plan, state, op, device_id, now);
+        let outcome = plan_op(&mut plan, state, op, device_id, now);
         plan.outcomes.push(outcome);
     }
     Ok(plan)
 }
 
-/// One op, mirroring `MemoryLedger::apply`.
-fn apply_op(
+/// One op, with the same rule as `MemoryLedger::apply` (`ledger::apply_op`).
+fn plan_op(
     plan: &mut CommitPlan,
     state: &mut FileState,
     op: &CommitOp,
@@ -91,46 +89,25 @@ fn apply_op(
     now: UnixMillis,
 ) -> CommitOutcome {
     let current = state.current.clone();
-    match decide(current.as_ref(), state.max_version, op) {
-        Decision::Conflict => CommitOutcome::Conflict {
-            current,
-            download_url: None,
-        },
-        Decision::NoChange => CommitOutcome::Committed {
-            version: current_version(current.as_ref()),
-            entry: current,
-        },
-        Decision::NewVersion {
-            version,
-            make_current,
-            ..
-        } => {
-            let Some(record) = new_history_version(op, current.as_ref(), version, device_id, now)
-            else {
-                return CommitOutcome::Committed {
-                    version: 0,
-                    entry: current,
-                };
-            };
-            state.max_version = version;
-            plan.new_versions.push((op.path.clone(), record.clone()));
-            if !make_current {
-                return CommitOutcome::Committed {
-                    version,
-                    entry: current,
-                };
-            }
-            plan.cursor += 1;
-            let entry = entry_from_version(&op.path, &record, plan.cursor);
-            plan.usage = replace_usage(plan.usage, current.as_ref(), Some(&entry));
-            state.current = Some(entry.clone());
-            plan.changed_current.insert(op.path.clone(), entry.clone());
-            CommitOutcome::Committed {
-                version,
-                entry: Some(entry),
-            }
-        }
+    let applied = ledger::apply_op(
+        current.as_ref(),
+        state.max_version,
+        op,
+        device_id,
+        now,
+        plan.cursor + 1,
+    );
+    if let Some(record) = applied.record {
+        state.max_version = record.version;
+        plan.new_versions.push((op.path.clone(), record));
     }
+    if let Some(entry) = applied.new_current {
+        plan.cursor = entry.seq;
+        plan.usage = replace_usage(plan.usage, current.as_ref(), Some(&entry));
+        state.current = Some(entry.clone());
+        plan.changed_current.insert(op.path.clone(), entry);
+    }
+    applied.outcome
 }
 
 /// What a current entry contributes to usage: its size and one file, unless a tombstone.
@@ -184,7 +161,7 @@ pub fn check_quota(before: Usage, after: Usage, quota: Quota) -> StorageResult<(
 pub fn restore_op(path: &SavePath, old: &HistoryVersion, current: Option<&Entry>) -> CommitOp {
     CommitOp {
         path: path.clone(),
-        expect_version: current_version(current),
+        expect_version: ledger::current_version(current),
         action: if old.deleted {
             CommitAction::Delete
         } else {

@@ -78,7 +78,7 @@ impl Rng {
 
 fn random_op(rng: &mut Rng, reference: &MemoryLedger) -> CommitOp {
     let p = path(["a.save", "b.save", "persistent"][rng.below(3) as usize]);
-    let cur = current_version(reference.current.get(&p));
+    let cur = ledger::current_version(reference.current.get(&p));
     let expect_version = match rng.below(5) {
         0 => cur.saturating_sub(1),
         1 => cur + 1,
