@@ -9,6 +9,7 @@
 //! - [`hash`]: SHA-256 content hashes.
 //! - [`protocol`]: the wire types shared by clients and the backend (`/v1` API).
 //! - [`ledger`]: the server-side rule for a conditional commit, shared by every backend.
+//! - [`locations`]: Ren'Py's several save locations, kept in step with the synced folder.
 //! - [`planner`] and [`policy`]: the three-way sync planner and conflict policies.
 //! - [`engine`]: the async sync engine, generic over a [`store::SaveStore`] and a
 //!   [`transport::Transport`]; no `Send` bound so it also runs in a browser.
@@ -16,6 +17,7 @@
 pub mod engine;
 pub mod hash;
 pub mod ledger;
+pub mod locations;
 pub mod path;
 pub mod planner;
 pub mod policy;

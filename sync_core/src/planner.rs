@@ -9,6 +9,11 @@
 //! | same          | changed        | download (or delete locally)             |
 //! | changed       | changed        | same content: adopt; deleted vs modified:|
 //! |               |                | the modification wins; else a conflict   |
+//!
+//! A file the game merges itself (`persistent`, see [`crate::rules::is_merged`]) is never
+//! replaced while it exists locally and is never a conflict: a remote change is delivered
+//! for the game to merge ([`Action::MergeIn`]), and when both changed the local content is
+//! also uploaded ([`Settlement::Merge`]).
 
 use crate::hash::ContentHash;
 use crate::policy::{ConflictPolicy, Resolution, Settlement, settle};
@@ -29,6 +34,9 @@ pub enum Action {
     DeleteRemote { expect: Version },
     /// Write the remote content locally.
     Download(Entry),
+    /// Deliver the remote content for the game to merge into the local file, which stays
+    /// as it is (and agreed with the server as of `entry.version`).
+    MergeIn(Entry),
     /// The remote deleted the file: delete it locally.
     DeleteLocal(Entry),
     /// Both sides changed the content differently; `settlement` says how it ends.
@@ -45,6 +53,7 @@ pub fn plan_file(
     remote: Option<&Entry>,
     policy: ConflictPolicy,
     decision: Option<Resolution>,
+    merged: bool,
 ) -> Action {
     let local_content: Option<ContentHash> = local.map(|l| l.sha256);
     let base_content = base.and_then(BaseEntry::content);
@@ -71,6 +80,7 @@ pub fn plan_file(
             };
             match (remote_content, local_content) {
                 (Some(rc), Some(lc)) if rc == lc => Action::Adopt(Some(r.clone())),
+                (Some(_), Some(_)) if merged => Action::MergeIn(r.clone()),
                 (Some(_), _) => Action::Download(r.clone()),
                 (None, Some(_)) => Action::DeleteLocal(r.clone()),
                 (None, None) => Action::Adopt(Some(r.clone())),
@@ -85,6 +95,10 @@ pub fn plan_file(
                 // Modify beats delete, on either side.
                 (None, Some(_)) => Action::Download(r.clone()),
                 (Some(_), None) => Action::Upload { expect },
+                _ if merged => Action::Conflict {
+                    remote: r.clone(),
+                    settlement: Settlement::Merge,
+                },
                 _ => Action::Conflict {
                     remote: r.clone(),
                     settlement: settle(
@@ -151,6 +165,7 @@ mod tests {
             r.as_ref(),
             ConflictPolicy::KeepBoth,
             None,
+            false,
         )
     }
 
@@ -239,7 +254,7 @@ mod tests {
             (ConflictPolicy::Manual, Settlement::Wait),
         ] {
             assert_eq!(
-                plan_file(Some(&l), Some(&b), Some(&r), policy, None),
+                plan_file(Some(&l), Some(&b), Some(&r), policy, None, false),
                 Action::Conflict {
                     remote: r.clone(),
                     settlement: want
@@ -263,8 +278,79 @@ mod tests {
         };
         let r = remote(2, "a", true);
         assert_eq!(
-            plan_file(None, Some(&tomb), Some(&r), ConflictPolicy::KeepBoth, None),
+            plan_file(
+                None,
+                Some(&tomb),
+                Some(&r),
+                ConflictPolicy::KeepBoth,
+                None,
+                false
+            ),
             Action::Nothing
+        );
+    }
+
+    #[test]
+    fn a_merged_file_is_delivered_for_merging_never_replaced_or_a_conflict() {
+        let merged =
+            |l: Option<&str>, b: Option<(Version, &str)>, r: (Version, &str, bool), policy| {
+                let l = l.map(local);
+                let b = b.map(|(v, s)| base(v, s));
+                let r = remote(r.0, r.1, r.2);
+                plan_file(l.as_ref(), b.as_ref(), Some(&r), policy, None, true)
+            };
+        let theirs = remote(2, "theirs", false);
+        // The device has its own persistent: the remote one is merged into it.
+        assert_eq!(
+            merged(
+                Some("mine"),
+                Some((1, "mine")),
+                (2, "theirs", false),
+                ConflictPolicy::KeepBoth
+            ),
+            Action::MergeIn(theirs.clone())
+        );
+        assert_eq!(
+            merged(
+                Some("mine"),
+                None,
+                (2, "theirs", false),
+                ConflictPolicy::Remote
+            ),
+            Action::Conflict {
+                remote: theirs.clone(),
+                settlement: Settlement::Merge
+            }
+        );
+        // Every policy, manual included: merging loses nothing and needs no decision.
+        for policy in ConflictPolicy::ALL {
+            assert_eq!(
+                merged(
+                    Some("mine2"),
+                    Some((1, "mine")),
+                    (2, "theirs", false),
+                    policy
+                ),
+                Action::Conflict {
+                    remote: theirs.clone(),
+                    settlement: Settlement::Merge
+                }
+            );
+        }
+        // A fresh device simply takes it.
+        assert_eq!(
+            merged(None, None, (2, "theirs", false), ConflictPolicy::KeepBoth),
+            Action::Download(theirs)
+        );
+        // Local-only changes upload as for any file.
+        assert_eq!(
+            merged(
+                Some("mine2"),
+                Some((2, "x")),
+                (2, "x", false),
+                ConflictPolicy::KeepBoth
+            ),
+            Action::Upload { expect: 2 }
         );
     }
 }

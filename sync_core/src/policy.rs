@@ -116,6 +116,9 @@ pub enum Settlement {
     KeepBoth,
     /// Wait for the player.
     Wait,
+    /// A file the game merges itself (`persistent`): upload the local content and deliver
+    /// the remote one for merging. Chosen by the planner, never by a policy.
+    Merge,
 }
 
 /// Settles a conflict between a local and a remote save.
@@ -161,8 +164,8 @@ pub fn settle(
 /// A `.save` copy becomes a slot `<page>-<n>-LT1.save` on a dedicated page (default 10: one
 /// click on "next page" after the default screens' page buttons 1-9), filling `slots_per_page`
 /// slots (default 6, the default screens' 3x2 grid) before moving to the next page.
-/// `persistent` goes to `sync/persistent`, the folder Ren'Py 8.1+ scans and merges per field.
-/// Any other file gets ` (conflict n)` before its extension.
+/// Any other file gets ` (conflict n)` before its extension. (`persistent` is never copied:
+/// it is merged, see [`Settlement::Merge`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictCopies {
     pub first_page: u32,
@@ -188,9 +191,6 @@ impl ConflictCopies {
         path: &SavePath,
         taken: &dyn Fn(&SavePath) -> bool,
     ) -> Option<SavePath> {
-        if path.as_str() == "persistent" {
-            return SavePath::new("sync/persistent").ok();
-        }
         let per_page = self.slots_per_page.max(1);
         (0..10_000u32)
             .filter_map(|i| {
@@ -283,10 +283,6 @@ mod tests {
         assert_eq!(
             c.copy_path(&p("1-1-LT1.save"), &all_page_10),
             Some(p("11-1-LT1.save"))
-        );
-        assert_eq!(
-            c.copy_path(&p("persistent"), &|_| true),
-            Some(p("sync/persistent"))
         );
         assert_eq!(
             c.copy_path(&p("notes/a.txt"), &|_| false),

@@ -75,7 +75,7 @@ impl SyncRules {
     pub fn renpy_default() -> Self {
         let include = |pattern| Glob::parse(pattern).expect("built-in pattern is valid");
         Self {
-            includes: vec![include("*.save"), include("persistent")],
+            includes: vec![include("*.save"), include(PERSISTENT)],
             excludes: Vec::new(),
         }
     }
@@ -99,6 +99,18 @@ impl SyncRules {
             && !self.excludes.iter().any(|g| g.matches(&segments))
     }
 }
+
+/// Whether the game merges `path` itself rather than replacing it: Ren'Py merges
+/// `persistent` field by field (newest change per field wins, `register_persistent`
+/// functions apply) from every save location. Such a file is never a conflict and a remote
+/// copy never replaces the local one: it is delivered for the game to merge
+/// ([`crate::store::SaveStore::deliver_for_merge`]).
+pub fn is_merged(path: &SavePath) -> bool {
+    path.as_str() == PERSISTENT
+}
+
+/// Ren'Py's persistent data file, at the top of the save folder.
+pub const PERSISTENT: &str = "persistent";
 
 impl Default for SyncRules {
     fn default() -> Self {

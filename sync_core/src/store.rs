@@ -60,6 +60,37 @@ pub enum Expect {
     Unchanged { size: u64, mtime: UnixMillis },
 }
 
+impl Expect {
+    /// Whether the file found now (`observed`: size and mtime, `None` when absent) is what
+    /// was expected. The one place every store takes this decision, with one message.
+    pub fn check(
+        self,
+        path: &SavePath,
+        observed: Option<(u64, UnixMillis)>,
+    ) -> Result<(), StoreError> {
+        let holds = match (self, observed) {
+            (Expect::Any, _) => true,
+            (Expect::Absent, observed) => observed.is_none(),
+            (Expect::Unchanged { .. }, None) => false,
+            (Expect::Unchanged { size, mtime }, Some(now)) => now == (size, mtime),
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(StoreError::new(
+                StoreErrorKind::Changed,
+                format!("{path} changed since it was scanned (the game saved meanwhile)"),
+            ))
+        }
+    }
+}
+
+/// Where [`SaveStore::deliver_for_merge`] puts a file by default: `sync/<path>`.
+pub fn merge_inbox_path(path: &SavePath) -> Result<SavePath, StoreError> {
+    SavePath::new(&format!("{}/{path}", crate::locations::SYNC_FOLDER))
+        .map_err(|e| StoreError::io(format!("no merge location for {path}: {e}")))
+}
+
 /// A device's save folder plus its private sync state.
 #[allow(
     async_fn_in_trait,
@@ -82,6 +113,29 @@ pub trait SaveStore {
     ) -> Result<(), StoreError>;
     /// Delete a file; deleting a missing file succeeds. Checks `expect` like `write`.
     async fn delete(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError>;
+    /// Fails with [`StoreErrorKind::Changed`] if `expect` does not hold for `path` now.
+    /// The default lists the folder; stores with a cheap `stat` override it.
+    async fn verify(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
+        if expect == Expect::Any {
+            return Ok(());
+        }
+        let observed = self
+            .list()
+            .await?
+            .into_iter()
+            .find(|f| f.path == *path)
+            .map(|f| (f.size, f.mtime));
+        expect.check(path, observed)
+    }
+    /// Hands `bytes` to the game to merge into the file at `path` without touching that
+    /// file: Ren'Py merges `persistent` field by field from every save location whose copy
+    /// is newer than the one it loaded. The default writes `sync/<path>` (mtime now), the
+    /// location Ren'Py 8.1+ adds; [`crate::locations::Locations`] picks a location every
+    /// Ren'Py version reads.
+    async fn deliver_for_merge(&self, path: &SavePath, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write(&merge_inbox_path(path)?, bytes, None, Expect::Any)
+            .await
+    }
     /// The engine's persisted state (base, cursor, scan cache, pending decisions), or `None`.
     /// Must live outside the synced files.
     async fn load_state(&self) -> Result<Option<Vec<u8>>, StoreError>;

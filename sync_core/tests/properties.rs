@@ -190,3 +190,159 @@ proptest! {
         }
     }
 }
+
+/// `persistent` as a set of fields, the way Ren'Py merges it: a device's game adds fields,
+/// and at start it merges every location's copy into its own (a union here; Ren'Py keeps
+/// the newest value per field, which for a set registered with `register_persistent` is the
+/// union too).
+mod persistent_merge {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+    use sync_core::SavePath;
+    use sync_core::policy::ConflictPolicy;
+
+    use super::sim::{Fault, RenpyDevice, Server, game_save, renpy_device, sync_renpy};
+
+    fn persistent() -> SavePath {
+        SavePath::new("persistent").expect("valid")
+    }
+
+    fn fields(bytes: Option<&Vec<u8>>) -> BTreeSet<String> {
+        bytes
+            .map(|b| {
+                String::from_utf8_lossy(b)
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn encode(set: &BTreeSet<String>) -> Vec<u8> {
+        set.iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+            .into_bytes()
+    }
+
+    /// The fields the game on `dev` has in effect: its savedir copy.
+    fn own(dev: &RenpyDevice) -> BTreeSet<String> {
+        fields(
+            dev.store()
+                .primary()
+                .files
+                .borrow()
+                .get(&persistent())
+                .map(|(b, _)| b),
+        )
+    }
+
+    /// What Ren'Py's `persistent.update()` has in effect: its own copy merged with every
+    /// location's (it merges before it saves, at start and at every interaction).
+    fn merged_view(dev: &RenpyDevice) -> BTreeSet<String> {
+        let mut set = own(dev);
+        for mirror in dev.store().mirrors() {
+            set.extend(fields(
+                mirror.files.borrow().get(&persistent()).map(|(b, _)| b),
+            ));
+        }
+        set
+    }
+
+    fn game_add(dev: &RenpyDevice, field: String) {
+        let mut set = merged_view(dev);
+        set.insert(field);
+        game_save(dev, &persistent(), &encode(&set));
+    }
+
+    /// Ren'Py starting: merges every location's persistent, saves if that changed anything.
+    fn game_start(dev: &RenpyDevice) {
+        let set = merged_view(dev);
+        if set != own(dev) {
+            game_save(dev, &persistent(), &encode(&set));
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add {
+            dev: usize,
+            field: u8,
+        },
+        Start {
+            dev: usize,
+        },
+        Sync {
+            dev: usize,
+            fault: Option<(u32, bool)>,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..3usize, 0..20u8).prop_map(|(dev, field)| Op::Add { dev, field }),
+            2 => (0..3usize).prop_map(|dev| Op::Start { dev }),
+            4 => (0..3usize, prop::option::weighted(0.3, (0..6u32, any::<bool>())))
+                .prop_map(|(dev, fault)| Op::Sync { dev, fault }),
+        ]
+    }
+
+    proptest! {
+        /// Every field any device ever added ends up in effect on every device, under every
+        /// policy, with interrupted syncs; and then syncing is a no-op.
+        #[test]
+        fn no_persistent_field_is_ever_lost(
+            policy in prop_oneof![Just(ConflictPolicy::KeepBoth), Just(ConflictPolicy::Remote), Just(ConflictPolicy::Local), Just(ConflictPolicy::Manual)],
+            ops in prop::collection::vec(op(), 1..40),
+        ) {
+            let server = Server::default();
+            let mut devices: Vec<RenpyDevice> =
+                (0..3).map(|i| renpy_device(&server, &format!("dev{i}"), policy)).collect();
+            let mut added = BTreeSet::new();
+            for op in &ops {
+                match *op {
+                    Op::Add { dev, field } => {
+                        let field = format!("d{dev}f{field}");
+                        added.insert(field.clone());
+                        game_add(&devices[dev], field);
+                    }
+                    Op::Start { dev } => game_start(&devices[dev]),
+                    Op::Sync { dev, fault } => {
+                        let d = &mut devices[dev];
+                        d.transport().fault.set(fault.map(|(n, after)| (n, if after { Fault::After } else { Fault::Before })));
+                        let _ = sync_renpy(d);
+                        d.transport().fault.set(None);
+                    }
+                }
+            }
+            // Each device syncs and starts its game until nothing changes any more (each
+            // merge that adds something is uploaded and merged by the others).
+            let mut rounds = 0;
+            loop {
+                rounds += 1;
+                prop_assert!(rounds <= 10, "no fixpoint after 10 rounds");
+                let mut quiet = true;
+                for d in &mut devices {
+                    let report = sync_renpy(d).expect("a fault-free sync succeeds");
+                    quiet &= report.is_noop();
+                    let before = own(d);
+                    game_start(d);
+                    quiet &= own(d) == before;
+                }
+                if quiet {
+                    break;
+                }
+            }
+            for (i, d) in devices.iter().enumerate() {
+                prop_assert_eq!(&own(d), &added, "device {} lacks fields", i);
+            }
+            for d in &mut devices {
+                let report = sync_renpy(d).expect("no-op sync");
+                prop_assert!(report.is_noop(), "not a no-op: {:?}", report);
+            }
+        }
+    }
+}

@@ -228,21 +228,51 @@ fn downloads_keep_the_original_mtime_except_persistent() {
 }
 
 #[test]
-fn persistent_conflicts_keep_local_and_deliver_remote_to_renpy_sync_folder() {
-    let server = Server::default();
-    let mut a = device(&server, "A", ConflictPolicy::KeepBoth);
-    let mut b = device(&server, "B", ConflictPolicy::KeepBoth);
-    a.store().game_write(&path("persistent"), b"A fields");
-    b.store().game_write(&path("persistent"), b"B fields");
-    sync(&mut a).expect("a");
-    let report = sync(&mut b).expect("b");
-    assert_eq!(report.conflicts[0].kept_copy, Some(path("sync/persistent")));
-    let files = b.store().contents();
-    assert_eq!(files[&path("persistent")], hash("B fields"));
-    assert_eq!(files[&path("sync/persistent")], hash("A fields"));
-    // sync/ is not synced itself; both versions are in the server history.
-    assert!(!server.live_files().contains_key(&path("sync/persistent")));
-    assert!(server.all_versions().contains(&hash("A fields")));
+fn persistent_is_merged_never_a_conflict_and_never_replaced() {
+    for policy in ConflictPolicy::ALL {
+        let server = Server::default();
+        let mut a = device(&server, "A", policy);
+        let mut b = device(&server, "B", policy);
+        a.store().game_write(&path("persistent"), b"A fields");
+        b.store().game_write(&path("persistent"), b"B fields");
+        sync(&mut a).expect("a");
+        let report = sync(&mut b).expect("b");
+        assert!(
+            report.conflicts.is_empty() && report.pending_manual.is_empty(),
+            "{policy}: {report:?}"
+        );
+        assert_eq!(report.merged, [path("persistent")], "{policy}");
+        // B's own fields are safe in history but do not replace A's, which B lacks.
+        assert!(report.uploaded.is_empty(), "{policy}: {report:?}");
+        assert!(server.all_versions().contains(&hash("B fields")));
+        assert_eq!(server.live_files()[&path("persistent")], hash("A fields"));
+        let files = b.store().contents();
+        assert_eq!(files[&path("persistent")], hash("B fields"));
+        // Delivered where Ren'Py 8.1+ merges it (a plain store has no other location).
+        assert_eq!(files[&path("sync/persistent")], hash("A fields"));
+        assert!(!server.live_files().contains_key(&path("sync/persistent")));
+        assert!(sync(&mut b).expect("b settled").is_noop());
+
+        // B's game merges and saves; that result becomes current, and A, which already has
+        // a persistent, is handed it to merge rather than overwritten by it.
+        b.store()
+            .game_write(&path("persistent"), b"A fields + B fields");
+        assert_eq!(
+            sync(&mut b).expect("b uploads").uploaded,
+            [path("persistent")]
+        );
+        let report = sync(&mut a).expect("a");
+        assert_eq!(report.merged, [path("persistent")], "{policy}");
+        assert_eq!(a.store().contents()[&path("persistent")], hash("A fields"));
+        assert_eq!(
+            a.store().contents()[&path("sync/persistent")],
+            hash("A fields + B fields")
+        );
+        for dev in [&mut a, &mut b] {
+            let report = sync(dev).expect("settled");
+            assert!(report.is_noop(), "{policy}: {report:?}");
+        }
+    }
 }
 
 #[test]

@@ -37,6 +37,10 @@ enum RemoteKind {
     Delete,
     /// Archive the local loser, then download the remote winner.
     ArchiveThenDownload(Box<Entry>),
+    /// A merged file changed on both sides: archive the local content (safe in history,
+    /// never over the remote one, which may hold fields this device lacks) and deliver the
+    /// remote content for the game to merge; the game's merged result uploads next.
+    ArchiveThenMerge(Box<Entry>),
 }
 
 enum AfterPut {
@@ -59,6 +63,10 @@ enum FetchTarget {
     Path { conflict_lost: bool },
     /// Keep-both: write the remote content beside the local file.
     Copy,
+    /// A merged file: hand the remote content to the game ([`SaveStore::deliver_for_merge`]);
+    /// the local file stays, and its content as scanned (`local`) becomes the base at the
+    /// remote version: it changes (and uploads) once the game has merged.
+    Merge { local: ContentHash },
 }
 
 pub(super) struct Execution<'a, S, T> {
@@ -109,6 +117,15 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                         conflict_lost: false,
                     },
                 }),
+                Action::MergeIn(entry) => {
+                    if let Some(local) = self.local.get(&path).map(|l| l.sha256) {
+                        fetches.push(Fetch {
+                            path,
+                            entry,
+                            target: FetchTarget::Merge { local },
+                        })
+                    }
+                }
                 Action::DeleteLocal(entry) => local_deletes.push((path, entry)),
                 Action::Conflict { remote, settlement } => {
                     let expect = remote.version;
@@ -119,6 +136,7 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                         Settlement::KeepBoth => RemoteKind::Put {
                             then: AfterPut::CopyRemote(Box::new(remote)),
                         },
+                        Settlement::Merge => RemoteKind::ArchiveThenMerge(Box::new(remote)),
                         Settlement::Winner(Side::Remote) => {
                             RemoteKind::ArchiveThenDownload(Box::new(remote))
                         }
@@ -281,6 +299,15 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                                 },
                             });
                         }
+                        RemoteKind::ArchiveThenMerge(remote) => {
+                            if let Some(local) = self.local.get(&path).map(|l| l.sha256) {
+                                fetches.push(Fetch {
+                                    path,
+                                    entry: *remote,
+                                    target: FetchTarget::Merge { local },
+                                });
+                            }
+                        }
                         RemoteKind::Delete | RemoteKind::Put { .. } => {
                             match &entry {
                                 Some(e) => {
@@ -317,7 +344,8 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                                         }),
                                     }
                                 }
-                                RemoteKind::ArchiveThenDownload(_) => {}
+                                RemoteKind::ArchiveThenDownload(_)
+                                | RemoteKind::ArchiveThenMerge(_) => {}
                             }
                         }
                     }
@@ -350,7 +378,7 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                     meta,
                 }
             }
-            RemoteKind::ArchiveThenDownload(_) => {
+            RemoteKind::ArchiveThenDownload(_) | RemoteKind::ArchiveThenMerge(_) => {
                 let (sha256, size, mtime, meta) = content(self.local.get(&op.path)?);
                 CommitAction::Archive {
                     sha256,
@@ -441,6 +469,27 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                                 });
                             }
                             report.downloaded.push(fetch.path);
+                        }
+                        Err(e) if e.kind == StoreErrorKind::Changed => {
+                            report.deferred.push(fetch.path)
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                FetchTarget::Merge { local } => {
+                    match self.store.deliver_for_merge(&fetch.path, &bytes).await {
+                        Ok(()) => {
+                            state.base.insert(
+                                fetch.path.clone(),
+                                BaseEntry {
+                                    version: fetch.entry.version,
+                                    sha256: local,
+                                    deleted: false,
+                                },
+                            );
+                            state.decisions.remove(&fetch.path);
+                            state.pending.remove(&fetch.path);
+                            report.merged.push(fetch.path);
                         }
                         Err(e) if e.kind == StoreErrorKind::Changed => {
                             report.deferred.push(fetch.path)

@@ -18,7 +18,7 @@ use crate::path::{GameId, SavePath};
 use crate::planner::{Action, plan_file};
 use crate::policy::{ConflictCopies, ConflictPolicy, Resolution, Settlement};
 use crate::protocol::{BlobRef, ChangesRequest, HistoryResponse, RestoreRequest, Version};
-use crate::rules::SyncRules;
+use crate::rules::{SyncRules, is_merged};
 use crate::state::{PendingConflict, SyncState};
 use crate::store::SaveStore;
 use crate::transport::Transport;
@@ -193,6 +193,7 @@ impl<S: SaveStore, T: Transport> SyncEngine<S, T> {
                 state.remote.get(&path),
                 self.config.policy,
                 state.decisions.get(&path).copied(),
+                is_merged(&path),
             );
             match &action {
                 Action::Conflict {

@@ -25,6 +25,9 @@ pub struct ConflictReport {
 pub struct SyncReport {
     pub uploaded: Vec<SavePath>,
     pub downloaded: Vec<SavePath>,
+    /// Remote content handed to the game to merge into a local file it keeps (`persistent`):
+    /// a running game should merge it now (Ren'Py does at its next start anyway).
+    pub merged: Vec<SavePath>,
     pub deleted_local: Vec<SavePath>,
     pub deleted_remote: Vec<SavePath>,
     pub conflicts: Vec<ConflictReport>,
@@ -45,6 +48,7 @@ impl SyncReport {
     pub fn is_noop(&self) -> bool {
         self.uploaded.is_empty()
             && self.downloaded.is_empty()
+            && self.merged.is_empty()
             && self.deleted_local.is_empty()
             && self.deleted_remote.is_empty()
             && self.conflicts.is_empty()

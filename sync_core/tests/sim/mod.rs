@@ -12,9 +12,10 @@ use std::rc::Rc;
 
 use sync_core::engine::{EngineConfig, SyncEngine, SyncError, SyncReport};
 use sync_core::ledger::MemoryLedger;
+use sync_core::locations::{Locations, SaveMirror};
 use sync_core::policy::ConflictPolicy;
 use sync_core::protocol::*;
-use sync_core::store::{Expect, LocalFile, SaveStore, StoreError, StoreErrorKind};
+use sync_core::store::{Expect, LocalFile, SaveStore, StoreError};
 use sync_core::transport::{Transport, TransportError, TransportErrorKind};
 use sync_core::{ContentHash, GameId, SavePath};
 
@@ -313,22 +314,12 @@ impl MemStore {
     }
 
     fn check(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
-        let files = self.files.borrow();
-        let ok = match expect {
-            Expect::Any => true,
-            Expect::Absent => !files.contains_key(path),
-            Expect::Unchanged { size, mtime } => files
-                .get(path)
-                .is_some_and(|(b, m)| b.len() as u64 == size && *m == mtime),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(StoreError::new(
-                StoreErrorKind::Changed,
-                format!("{path} changed"),
-            ))
-        }
+        let observed = self
+            .files
+            .borrow()
+            .get(path)
+            .map(|(b, m)| (b.len() as u64, *m));
+        expect.check(path, observed)
     }
 
     /// The game writes a file (fresh mtime).
@@ -430,5 +421,110 @@ pub fn slot(n: u8) -> SavePath {
 
 /// Runs one sync to completion on the current thread.
 pub fn sync(dev: &mut Device) -> Result<SyncReport, SyncError> {
+    futures::executor::block_on(dev.sync(&mut |_| {}))
+}
+
+/// Files with their mtimes.
+pub type Files = BTreeMap<SavePath, (Vec<u8>, i64)>;
+
+/// Another Ren'Py save location in memory (`<game>/saves`, `<savedir>/sync`), sharing the
+/// world's clock; cheap to clone (clones see the same files).
+#[derive(Clone, Default)]
+pub struct MemMirror {
+    pub files: Rc<RefCell<Files>>,
+    pub clock: Rc<Cell<i64>>,
+}
+
+impl MemMirror {
+    /// Ren'Py writing its copy of a save here (fresh mtime, a moment after the savedir's).
+    pub fn game_write(&self, path: &SavePath, bytes: &[u8]) {
+        let t = self.clock.get() + 1;
+        self.clock.set(t);
+        self.files
+            .borrow_mut()
+            .insert(path.clone(), (bytes.to_vec(), t));
+    }
+
+    pub fn contents(&self) -> BTreeMap<SavePath, ContentHash> {
+        self.files
+            .borrow()
+            .iter()
+            .map(|(p, (b, _))| (p.clone(), ContentHash::of(b)))
+            .collect()
+    }
+}
+
+impl SaveMirror for MemMirror {
+    async fn write(
+        &self,
+        path: &SavePath,
+        bytes: &[u8],
+        mtime: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let t = mtime.unwrap_or_else(|| {
+            let t = self.clock.get() + 1;
+            self.clock.set(t);
+            t
+        });
+        self.files
+            .borrow_mut()
+            .insert(path.clone(), (bytes.to_vec(), t));
+        Ok(())
+    }
+
+    async fn delete(&self, path: &SavePath) -> Result<(), StoreError> {
+        self.files.borrow_mut().remove(path);
+        Ok(())
+    }
+}
+
+/// A device as Ren'Py sees it: the savedir plus two mirrors (`<game>/saves`, `sync/`).
+pub type RenpyDevice = SyncEngine<Locations<MemStore, MemMirror>, MemTransport>;
+
+pub fn renpy_device(server: &Server, name: &str, policy: ConflictPolicy) -> RenpyDevice {
+    let mut config = EngineConfig::new(game());
+    config.policy = policy;
+    let mirror = || MemMirror {
+        clock: server.1.clone(),
+        ..MemMirror::default()
+    };
+    let store = MemStore {
+        clock: server.1.clone(),
+        ..MemStore::default()
+    };
+    let locations = Locations::new(store, vec![mirror(), mirror()]);
+    SyncEngine::new(locations, MemTransport::new(server.clone(), name), config)
+}
+
+/// What Ren'Py shows for a slot: the copy with the newest mtime over every location (ties
+/// go to the savedir, which Ren'Py lists first).
+pub fn shown(dev: &RenpyDevice, path: &SavePath) -> Option<ContentHash> {
+    let locations = dev.store();
+    let mut best = locations
+        .primary()
+        .files
+        .borrow()
+        .get(path)
+        .map(|(b, m)| (*m, ContentHash::of(b)));
+    for mirror in locations.mirrors() {
+        if let Some((b, m)) = mirror.files.borrow().get(path)
+            && best.is_none_or(|(bm, _)| *m > bm)
+        {
+            best = Some((*m, ContentHash::of(b)));
+        }
+    }
+    best.map(|(_, h)| h)
+}
+
+/// Ren'Py saving a slot: every location gets it, the savedir first.
+pub fn game_save(dev: &RenpyDevice, path: &SavePath, bytes: &[u8]) {
+    let locations = dev.store();
+    locations.primary().game_write(path, bytes);
+    for mirror in locations.mirrors() {
+        mirror.game_write(path, bytes);
+    }
+}
+
+pub fn sync_renpy(dev: &mut RenpyDevice) -> Result<SyncReport, SyncError> {
     futures::executor::block_on(dev.sync(&mut |_| {}))
 }
