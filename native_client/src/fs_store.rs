@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sync_core::SavePath;
+use sync_core::locations::SaveMirror;
 use sync_core::protocol::UnixMillis;
 use sync_core::store::{Expect, LocalFile, SaveStore, StoreError, StoreErrorKind};
 
@@ -170,6 +171,10 @@ impl SaveStore for FsSaveStore {
         sync_dir(parent)
     }
 
+    async fn verify(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
+        check_expect(&self.full_path(path), path, expect)
+    }
+
     async fn delete(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
         let full = self.full_path(path);
         check_expect(&full, path, expect)?;
@@ -194,6 +199,55 @@ impl SaveStore for FsSaveStore {
         let parent = self.state_file.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| io_error("cannot create", parent, &e))?;
         atomic_write(&self.state_file, state, false)
+    }
+}
+
+/// Another folder Ren'Py keeps each save in (`<game>/saves`, `<savedir>/sync`): the engine
+/// writes and deletes slots there too (see `sync_core::locations`).
+#[derive(Debug, Clone)]
+pub struct FsMirror {
+    dir: PathBuf,
+}
+
+impl FsMirror {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn full_path(&self, path: &SavePath) -> PathBuf {
+        let mut full = self.dir.clone();
+        full.extend(path.segments());
+        full
+    }
+}
+
+impl SaveMirror for FsMirror {
+    async fn write(
+        &self,
+        path: &SavePath,
+        bytes: &[u8],
+        mtime: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let full = self.full_path(path);
+        let temp = write_temp(&full, bytes, mtime, false)?;
+        if let Err(e) = fs::rename(&temp, &full) {
+            let _ = fs::remove_file(&temp);
+            return Err(io_error("cannot replace", &full, &e));
+        }
+        sync_dir(&self.dir)
+    }
+
+    async fn delete(&self, path: &SavePath) -> Result<(), StoreError> {
+        let full = self.full_path(path);
+        match fs::remove_file(&full) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("cannot delete", &full, &e)),
+        }
     }
 }
 
@@ -250,27 +304,17 @@ fn write_temp(
 }
 
 fn check_expect(full: &Path, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
-    let current = match fs::symlink_metadata(full) {
-        Ok(meta) => Some(meta),
+    if expect == Expect::Any {
+        return Ok(());
+    }
+    let observed = match fs::symlink_metadata(full) {
+        // A folder or a link where a file should be is never "unchanged".
+        Ok(meta) if !meta.is_file() => Some((u64::MAX, i64::MIN)),
+        Ok(meta) => Some((meta.len(), mtime_millis(&meta))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_error("cannot stat", full, &e)),
     };
-    let holds = match (expect, &current) {
-        (Expect::Any, _) => true,
-        (Expect::Absent, current) => current.is_none(),
-        (Expect::Unchanged { .. }, None) => false,
-        (Expect::Unchanged { size, mtime }, Some(meta)) => {
-            meta.is_file() && meta.len() == size && mtime_millis(meta) == mtime
-        }
-    };
-    if holds {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            StoreErrorKind::Changed,
-            format!("{path} changed on disk since it was scanned"),
-        ))
-    }
+    expect.check(path, observed)
 }
 
 fn remove_if_stale(temp: &Path) {

@@ -11,9 +11,11 @@
 //! - [`ledger`]: the server-side rule for a conditional commit, shared by every backend.
 //! - [`locations`]: Ren'Py's several save locations, kept in step with the synced folder.
 //! - [`planner`] and [`policy`]: the three-way sync planner and conflict policies.
+//! - [`client`]: rules every client surface shares (Ren'Py save-token keys, ...).
 //! - [`engine`]: the async sync engine, generic over a [`store::SaveStore`] and a
 //!   [`transport::Transport`]; no `Send` bound so it also runs in a browser.
 
+pub mod client;
 pub mod engine;
 pub mod hash;
 pub mod ledger;

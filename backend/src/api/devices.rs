@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use base64::Engine;
 use sync_core::protocol::{DeviceInfo, DeviceKeys, DevicesResponse};
 
 use super::error::{ApiError, ApiResult};
@@ -45,11 +44,6 @@ pub async fn delete(
     }
 }
 
-/// Most Ren'Py save-token keys one device may publish (Ren'Py makes one per install).
-const MAX_KEYS: usize = 16;
-/// Bounds of a base64 DER public key: a P-256 SubjectPublicKeyInfo is 91 bytes.
-const KEY_BYTES: std::ops::RangeInclusive<usize> = 32..=1024;
-
 /// `PUT /v1/device-keys`: publishes this device's Ren'Py verifying keys to the account's
 /// other devices (which add them to `tokens/security_keys.txt` so synced saves and
 /// `persistent` are trusted). Replaces what the device published before.
@@ -74,25 +68,6 @@ pub async fn put_keys(
 }
 
 fn validate_keys(keys: &[String]) -> ApiResult<()> {
-    let bad = |message: String| ApiError::bad_request("invalid_device_keys", message);
-    if keys.len() > MAX_KEYS {
-        return Err(bad(format!("at most {MAX_KEYS} keys per device")));
-    }
-    for (i, key) in keys.iter().enumerate() {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(key)
-            .map_err(|_| bad(format!("key {i} is not standard base64")))?;
-        if !KEY_BYTES.contains(&decoded.len()) {
-            return Err(bad(format!(
-                "key {i} is {} bytes; a DER public key is {}-{} bytes",
-                decoded.len(),
-                KEY_BYTES.start(),
-                KEY_BYTES.end()
-            )));
-        }
-        if keys[..i].contains(key) {
-            return Err(bad(format!("key {i} is listed twice")));
-        }
-    }
-    Ok(())
+    sync_core::client::savetokens::validate_keys(keys)
+        .map_err(|e| ApiError::bad_request("invalid_device_keys", e.to_string()))
 }

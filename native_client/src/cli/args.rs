@@ -86,6 +86,16 @@ pub struct GameArgs {
     /// The game's save folder on this device
     #[arg(long)]
     pub dir: PathBuf,
+    /// The game's `game/` folder: Ren'Py also keeps every save in <GAME_DIR>/saves and
+    /// shows the newest copy, so downloads and deletions go there too, and another device's
+    /// `persistent` is left there for Ren'Py to merge at its next start (every version)
+    #[arg(long)]
+    pub game_dir: Option<PathBuf>,
+    /// Ren'Py's tokens folder with security_keys.txt [default: <DIR>/../tokens]. When that
+    /// file exists, sync trusts the account's other devices' save-token keys there and
+    /// publishes this computer's (it never creates the file)
+    #[arg(long)]
+    pub tokens_dir: Option<PathBuf>,
     /// What to do when both sides changed a file:
     /// keep-both, newest, most-progress, local, remote or manual
     #[arg(long, default_value = "keep-both")]

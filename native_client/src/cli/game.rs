@@ -1,7 +1,6 @@
 //! sync, status, history, restore, resolve: the commands that drive the sync engine.
 
 use std::collections::HashMap;
-use std::fs;
 
 use futures::executor::block_on;
 use serde_json::json;
@@ -13,26 +12,66 @@ use sync_core::{GameId, SavePath};
 use super::args::{GameArgs, Keep};
 use super::output::{ProgressDisplay, history_lines, plural, sync_summary};
 use super::{CliError, Context, EXIT_CONFLICTS_WAITING, Outcome};
-use crate::fs_store::FsSaveStore;
+use crate::desktop::{DesktopGame, DesktopStore, MissingDir, OpenError, open_store};
 use crate::http::HttpTransport;
+use crate::savetokens;
 
-type Engine = SyncEngine<FsSaveStore, HttpTransport>;
-
-/// Whether a command may create a missing save folder.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum MissingDir {
-    /// Only before the first sync of this folder (a new device): later, a missing folder
-    /// more likely is an unplugged drive or a typo, and must not read as "all deleted".
-    CreateOnFirstSync,
-    Refuse,
-}
+type Engine = SyncEngine<DesktopStore, HttpTransport>;
 
 pub fn sync(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
     let mut engine = open_engine(ctx, args, MissingDir::CreateOnFirstSync, true)?;
+    // Before anything downloads: a synced persistent signed by an untrusted key is ignored.
+    let keys = exchange_keys(&engine, args);
     let mut display = ProgressDisplay::new(ctx.json);
     let result = block_on(engine.sync(&mut |p| display.update(p)));
     display.finish();
-    report_outcome(&engine, &result?, Vec::new())
+    let mut outcome = report_outcome(&engine, &result?, Vec::new())?;
+    keys.add_to(&mut outcome);
+    Ok(outcome)
+}
+
+/// The outcome of the save-token key exchange a sync starts with (never fatal).
+struct Keys(Result<Option<savetokens::KeyExchange>, savetokens::KeyExchangeError>);
+
+impl Keys {
+    fn add_to(self, outcome: &mut Outcome) {
+        match self.0 {
+            Ok(None) => {}
+            Ok(Some(done)) => {
+                if !done.added.is_empty() {
+                    outcome.human.push(format!(
+                        "trusted the save-token keys of {}",
+                        plural(done.added.len(), "other device")
+                    ));
+                }
+                outcome.json["device_keys"] = json!({
+                    "published": done.own.len(),
+                    "peers": done.peers,
+                    "added": done.added,
+                });
+            }
+            Err(e) => {
+                outcome.human.push(format!("warning: {e}"));
+                outcome.json["device_keys_error"] = e.to_string().into();
+            }
+        }
+    }
+}
+
+fn exchange_keys(engine: &Engine, args: &GameArgs) -> Keys {
+    let dirs = desktop_game(args);
+    Keys(match dirs.tokens_dir() {
+        Some(tokens) => savetokens::exchange(engine.transport(), &tokens),
+        None => Ok(None),
+    })
+}
+
+fn desktop_game(args: &GameArgs) -> DesktopGame {
+    DesktopGame {
+        save_dir: args.dir.clone(),
+        game_dir: args.game_dir.clone(),
+        tokens_dir: args.tokens_dir.clone(),
+    }
 }
 
 pub fn status(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
@@ -115,12 +154,15 @@ pub fn restore(
 ) -> Result<Outcome, CliError> {
     let path = save_path(file)?;
     let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
+    let keys = exchange_keys(&engine, args);
     let report = block_on(engine.restore(&path, version))?;
-    report_outcome(
+    let mut outcome = report_outcome(
         &engine,
         &report,
         vec![format!("restored {path} from version {version}")],
-    )
+    )?;
+    keys.add_to(&mut outcome);
+    Ok(outcome)
 }
 
 pub fn resolve(
@@ -195,25 +237,17 @@ fn open_engine(
     } else {
         ctx.transport()?
     };
-    let mut state_file = ctx.profile.state_file(&ctx.server, &game, &args.dir);
-    if !args.dir.is_dir() {
-        if missing == MissingDir::CreateOnFirstSync && !state_file.exists() {
-            fs::create_dir_all(&args.dir).map_err(|e| {
-                CliError::new(
-                    "local_io",
-                    format!("cannot create {}: {e}", args.dir.display()),
-                )
-            })?;
-            // The key uses the canonical folder, which exists only now.
-            state_file = ctx.profile.state_file(&ctx.server, &game, &args.dir);
-        } else {
-            return Err(CliError::new(
-                "not_found",
-                format!("save folder {} does not exist", args.dir.display()),
-            ));
-        }
-    }
-    let store = FsSaveStore::new(args.dir.clone(), state_file);
+    let store = open_store(
+        &ctx.profile,
+        &ctx.server,
+        &game,
+        &desktop_game(args),
+        missing,
+    )
+    .map_err(|e| match e {
+        OpenError::MissingFolder(_) => CliError::new("not_found", e.to_string()),
+        OpenError::Create(_) => CliError::new("local_io", e.to_string()),
+    })?;
     let mut config = EngineConfig::new(game);
     config.rules = rules;
     config.policy = policy;

@@ -14,6 +14,7 @@ pub fn sync_summary(report: &SyncReport) -> Vec<String> {
     let counted = [
         ("↑", "uploaded", report.uploaded.len()),
         ("↓", "downloaded", report.downloaded.len()),
+        ("⇄", "left for Ren'Py to merge", report.merged.len()),
         ("✗", "deleted here", report.deleted_local.len()),
         ("✗", "deleted on the server", report.deleted_remote.len()),
     ];

@@ -1,6 +1,8 @@
 //! The real `renpy-cloud-server` on loopback and the real `renpy-cloud` binary, for
 //! end-to-end tests.
 
+#![allow(dead_code, reason = "shared by several test crates; each uses a part")]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,5 @@
+//! The client layer: rules every client surface (the desktop module, the CLI, the browser
+//! client) shares, so each lives once. Sans-I/O like the rest of the core: callers read and
+//! write files and make requests; these functions decide.
+
+pub mod savetokens;
