@@ -1,8 +1,9 @@
 //! The one error type of a CLI command: a stable code plus a one-line message.
 
+use sync_core::client::errors::{ClientError, ErrorClass};
 use sync_core::engine::SyncError;
-use sync_core::store::{StoreError, StoreErrorKind};
-use sync_core::transport::{TransportError, TransportErrorKind};
+use sync_core::store::StoreError;
+use sync_core::transport::TransportError;
 
 use crate::http::BadServerUrl;
 use crate::profile::ProfileError;
@@ -33,55 +34,32 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The shared client vocabulary, plus what to type when signed out.
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        let mut message = e.message;
+        if e.class == ErrorClass::Auth && e.code != "invalid_credentials" {
+            message.push_str("; run `renpy-cloud login` or `pair --code`");
+        }
+        Self::new(&e.code, message)
+    }
+}
+
 impl From<TransportError> for CliError {
     fn from(e: TransportError) -> Self {
-        let code = match &e.kind {
-            TransportErrorKind::Offline => "offline".to_owned(),
-            TransportErrorKind::Timeout => "timeout".to_owned(),
-            TransportErrorKind::Unauthorized => "unauthorized".to_owned(),
-            TransportErrorKind::Quota => "quota".to_owned(),
-            TransportErrorKind::Rejected { code, .. } => code.clone(),
-            TransportErrorKind::Server { .. } => "server_error".to_owned(),
-            TransportErrorKind::Corrupt => "corrupt".to_owned(),
-        };
-        let mut message = match &e.kind {
-            TransportErrorKind::Offline => format!("cannot reach the server: {}", e.message),
-            TransportErrorKind::Timeout => {
-                format!("the server did not answer in time: {}", e.message)
-            }
-            TransportErrorKind::Unauthorized => {
-                format!(
-                    "not signed in or session expired; run login or pair: {}",
-                    e.message
-                )
-            }
-            _ => e.message.clone(),
-        };
-        if let Some(seconds) = e.retry_after {
-            message.push_str(&format!(" (retry after {seconds} s)"));
-        }
-        Self::new(&code, message)
+        ClientError::from(e).into()
     }
 }
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
-        let code = match e.kind {
-            StoreErrorKind::NotFound => "not_found",
-            StoreErrorKind::Changed => "changed_locally",
-            StoreErrorKind::Io => "local_io",
-        };
-        Self::new(code, e.message)
+        ClientError::from(e).into()
     }
 }
 
 impl From<SyncError> for CliError {
     fn from(e: SyncError) -> Self {
-        match e {
-            SyncError::Store(e) => e.into(),
-            SyncError::Transport(e) => e.into(),
-            other => Self::new("sync_state", other.to_string()),
-        }
+        ClientError::from(e).into()
     }
 }
 
