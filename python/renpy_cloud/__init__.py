@@ -80,7 +80,6 @@ __all__ = [
     "SettingsError",
     "Status",
     "SyncResult",
-    "merge_security_keys",
     "open_client",
 ]
 
@@ -95,6 +94,14 @@ class NativeClient:
     :param server: server URL, ``http://`` or ``https://``.
     :param game: the game id, normally ``config.save_directory``.
     :param save_dir: the save folder, normally ``config.savedir``.
+    :param game_dir: the game's ``game/`` folder, normally ``config.gamedir``. Ren'Py keeps
+        a second copy of every save in ``<game_dir>/saves`` and shows the newest copy, so
+        downloads and deletions go there too, and another device's ``persistent`` is left
+        there for Ren'Py to merge field by field.
+    :param tokens_dir: Ren'Py's save-token folder (``renpy.savetoken.token_dir``, 8.1+).
+        Before its syncs download anything, the client publishes this computer's keys and
+        appends the player's other devices' keys to ``security_keys.txt`` (never creating
+        it); ``status()["peer_keys"]`` lists them for the running game to trust.
     :param policy: conflict policy, one of ``POLICIES``.
     :param device_name: shown to the player in conflicts and history.
     :param profile: file keeping the signed-in session; default: the one the ``renpy-cloud``
@@ -109,6 +116,8 @@ class NativeClient:
         game: str,
         save_dir: str,
         *,
+        game_dir: Optional[str] = None,
+        tokens_dir: Optional[str] = None,
         policy: str = "keep-both",
         device_name: Optional[str] = None,
         profile: Optional[str] = None,
@@ -124,6 +133,8 @@ class NativeClient:
             str(server),
             str(game),
             str(save_dir),
+            game_dir=_path_or_none(game_dir),
+            tokens_dir=_path_or_none(tokens_dir),
             policy=policy,
             device_name=device_name,
             profile=None if profile is None else str(profile),
@@ -165,13 +176,28 @@ class NativeClient:
         """Asks the background worker for a sync soon; returns at once."""
         self._c.request_sync()
 
-    def start(self) -> None:
-        """Starts the background worker: a sync now, then every ``interval`` seconds."""
-        self._c.start()
+    def saved(self) -> None:
+        """Tells the worker the game just saved (it notices saves by itself too)."""
+        self._c.saved()
+
+    def start(self, wait: Optional[float] = None) -> bool:
+        """Starts the background worker: a sync now, then after saves and every
+        ``interval`` seconds. With ``wait``, waits up to that many seconds for the first
+        sync and returns whether it finished (it carries on either way)."""
+        return self._c.start(None if wait is None else float(wait))
 
     def stop(self) -> None:
-        """Stops the worker after its current sync."""
+        """Stops the worker after its current sync and waits for it."""
         self._c.stop()
+
+    def shutdown(self, deadline: float = 1.5) -> bool:
+        """For quitting: stops the worker without waiting for a sync in flight and runs one
+        last sync for at most ``deadline`` seconds. Returns whether it finished; never
+        raises. A sync cut short by the process exiting is safe and resumes next time."""
+        try:
+            return self._c.shutdown(float(deadline))
+        except Exception:  # noqa: BLE001 - quitting must never fail
+            return False
 
     def status(self) -> Status:
         """The current status, from memory (cheap enough for every frame)."""
@@ -213,18 +239,6 @@ class NativeClient:
         """Makes an old version current again and syncs it here; returns the report."""
         return json.loads(self._c.restore(path, int(version)))
 
-    # Save-token trust -------------------------------------------------------------------
-    def set_device_keys(self, keys: List[str], tokens_dir: Optional[str] = None) -> None:
-        """This device's save-token keys (``renpy.get_save_token_keys()``); the worker
-        publishes them and trusts the account's other devices' keys in ``tokens_dir``."""
-        self._c.set_device_keys(list(keys), None if tokens_dir is None else str(tokens_dir))
-
-    def exchange_device_keys(self, keys: List[str], tokens_dir: Optional[str] = None) -> List[str]:
-        """Publishes ``keys`` now; returns (and trusts in ``tokens_dir``) the others' keys."""
-        return self._c.exchange_device_keys(
-            list(keys), None if tokens_dir is None else str(tokens_dir)
-        )
-
     def settings(self) -> Dict[str, Any]:
         return json.loads(self._c.settings())
 
@@ -241,14 +255,8 @@ class NativeClient:
 Client = NativeClient
 
 
-def merge_security_keys(tokens_dir: str, keys: List[str]) -> List[str]:
-    """Appends ``verifying-key`` lines for ``keys`` to ``<tokens_dir>/security_keys.txt``
-    unless already trusted; never removes a line. Returns the keys added."""
-    if _native is not None:
-        return _native.merge_security_keys(str(tokens_dir), list(keys))
-    from ._keys import merge_security_keys as pure
-
-    return pure(str(tokens_dir), list(keys))
+def _path_or_none(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
 
 
 def open_client(

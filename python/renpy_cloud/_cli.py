@@ -1,10 +1,11 @@
 """``CliClient``: the same API as ``NativeClient``, driving the ``renpy-cloud`` program with
 ``--json`` in a subprocess. For Ren'Py builds where the compiled extension cannot be loaded.
 
-The sync logic stays in the program; this file only runs it, parses its JSON, keeps a
-status and runs a background thread with the same backoff as the native worker. Differences:
-the remote side of a conflict has metadata (from ``history``) but no screenshot, and device
-keys cannot be exchanged (the program has no command for it).
+The sync logic stays in the program (including Ren'Py's save locations with
+``--game-dir`` and save-token trust with ``--tokens-dir``); this file only runs it, parses
+its JSON, keeps a status and runs a background thread that notices saves and retries with
+backoff. Difference: the remote side of a conflict has metadata (from ``history``) but no
+screenshot.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ _LOCAL = {"local_io", "profile", "not_found", "sync_state", "changed_locally", "
 EXIT_CONFLICTS_WAITING = 3
 FIRST_RETRY = 1.0
 MAX_RESULTS = 32
+#: Seconds between looks at the save folder for new saves, and between save-driven syncs.
+WATCH_EVERY = 2.0
+MIN_GAP = 5.0
 
 
 def _error(code: str, message: str, transient: Optional[bool] = None) -> Exception:
@@ -81,6 +85,8 @@ class CliClient:
         game: str,
         save_dir: str,
         *,
+        game_dir: Optional[str] = None,
+        tokens_dir: Optional[str] = None,
         policy: str = "keep-both",
         device_name: Optional[str] = None,
         profile: Optional[str] = None,
@@ -96,6 +102,8 @@ class CliClient:
             raise _settings_error("save_dir", "must not be empty")
         if os.path.exists(save_dir) and not os.path.isdir(save_dir):
             raise _settings_error("save_dir", "{} exists and is not a folder".format(save_dir))
+        if game_dir is not None and not os.path.isdir(str(game_dir)):
+            raise _settings_error("game_dir", "{} is not a folder".format(game_dir))
         if policy not in POLICIES:
             raise _settings_error("policy", "unknown conflict policy {!r}".format(policy))
         if device_name is not None and not device_name.strip():
@@ -110,6 +118,8 @@ class CliClient:
         self.server = server
         self.game = str(game)
         self.save_dir = str(save_dir)
+        self.game_dir = None if game_dir is None else str(game_dir)
+        self.tokens_dir = None if tokens_dir is None else str(tokens_dir)
         self.policy = policy
         self.device_name = device_name.strip() if device_name else "Ren'Py game"
         self.profile = profile
@@ -120,6 +130,8 @@ class CliClient:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._last_start = 0.0
+        self._seen: Optional[List[Any]] = None
         self._results: List[Dict[str, Any]] = []
         self._status: Dict[str, Any] = {
             "signed_in": False,
@@ -142,11 +154,14 @@ class CliClient:
         self._refresh_local()
 
     # Running the program ----------------------------------------------------------------
-    def _run(self, args: List[str], budget: float) -> Any:
+    def _argv(self, args: List[str]) -> List[str]:
         argv = [self.cli, "--server", self.server, "--json", "--device-name", self.device_name]
         if self.profile:
             argv += ["--profile", str(self.profile)]
-        argv += args
+        return argv + args
+
+    def _run(self, args: List[str], budget: float) -> Any:
+        argv = self._argv(args)
         try:
             done = subprocess.run(
                 argv,
@@ -174,7 +189,12 @@ class CliClient:
         return answer
 
     def _game_args(self) -> List[str]:
-        return ["--game", self.game, "--dir", self.save_dir, "--policy", self.policy]
+        args = ["--game", self.game, "--dir", self.save_dir, "--policy", self.policy]
+        if self.game_dir:
+            args += ["--game-dir", self.game_dir]
+        if self.tokens_dir:
+            args += ["--tokens-dir", self.tokens_dir]
+        return args
 
     def _short(self) -> float:
         return max(self.timeout * 2.0, 5.0)
@@ -217,8 +237,11 @@ class CliClient:
         with self._sync_lock:
             with self._lock:
                 self._status.update(syncing=True, progress=None)
+            self._seen = _folder_signature(self.save_dir)
+            self._last_start = time.monotonic()
             try:
                 report = self._run(["sync"] + self._game_args(), self._long())
+                self._note_keys(report)
                 result = {"ok": True, "finished_at": time.time(), "report": report, "error": None}
             except Exception as e:  # noqa: BLE001 - every failure becomes status
                 result = {"ok": False, "finished_at": time.time(), "report": None, "error": _error_info(e)}
@@ -233,6 +256,20 @@ class CliClient:
                 self._results.append(result)
                 del self._results[:-MAX_RESULTS]
             return result
+
+    def _note_keys(self, report: Dict[str, Any]) -> None:
+        """The program's save-token key exchange, for the game to trust in this session."""
+        keys = report.get("device_keys") or {}
+        with self._lock:
+            for k in keys.get("peers") or []:
+                if k not in self._status["peer_keys"]:
+                    self._status["peer_keys"].append(k)
+            problem = report.get("device_keys_error")
+            self._status["keys_error"] = (
+                {"code": "device_keys", "message": str(problem), "class": "network", "transient": True}
+                if problem
+                else None
+            )
 
     def _refresh_local(self) -> None:
         """Pending uploads, conflicts and sign-in state from ``status --json``."""
@@ -252,15 +289,28 @@ class CliClient:
     def request_sync(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
+    def saved(self) -> None:
         self._wake.set()
-        with self._lock:
-            self._status["running"] = True
-        self._thread = threading.Thread(target=self._loop, name="renpy-cloud-cli-sync", daemon=True)
-        self._thread.start()
+
+    def start(self, wait: Optional[float] = None) -> bool:
+        before = self._status.get("last_attempt")
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._wake.set()
+            with self._lock:
+                self._status["running"] = True
+            self._thread = threading.Thread(target=self._loop, name="renpy-cloud-cli-sync", daemon=True)
+            self._thread.start()
+        if not wait:
+            return False
+        deadline = time.monotonic() + float(wait)
+        while time.monotonic() < deadline:
+            with self._lock:
+                done = self._status["last_attempt"] not in (None, before) and not self._status["syncing"]
+            if done:
+                return True
+            time.sleep(0.02)
+        return False
 
     def stop(self) -> None:
         self._stop.set()
@@ -270,6 +320,34 @@ class CliClient:
             thread.join()
         with self._lock:
             self._status.update(running=False, next_sync_in=None)
+
+    def shutdown(self, deadline: float = 1.5) -> bool:
+        """For quitting: stops the background thread without waiting, then starts one last
+        ``sync`` in its own process and waits at most ``deadline`` seconds for it. A sync
+        still running then finishes after the game has closed (it is bounded by the
+        program's own timeouts). Never raises."""
+        self._stop.set()
+        self._wake.set()
+        self._thread = None
+        with self._lock:
+            self._status.update(running=False, next_sync_in=None)
+            skip = not self._status["signed_in"] or self._status["offline"] or self._status["syncing"]
+        if skip:
+            return False
+        try:
+            proc = subprocess.Popen(
+                self._argv(["sync"] + self._game_args()),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                # Outlives the game without a console window or the game's signals.
+                start_new_session=os.name != "nt",
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            )
+            proc.wait(timeout=max(0.0, float(deadline)))
+            return proc.returncode in (0, EXIT_CONFLICTS_WAITING)
+        except Exception:  # noqa: BLE001 - quitting must never fail
+            return False
 
     def _loop(self) -> None:
         failures = 0
@@ -281,7 +359,10 @@ class CliClient:
                     break
                 with self._lock:
                     self._status["next_sync_in"] = wait
-                self._wake.wait(wait)
+                self._wake.wait(min(wait, WATCH_EVERY))
+                if failures == 0 and self._saved_since_last_sync():
+                    # A save: sync soon, at most one save-driven sync per MIN_GAP.
+                    next_at = min(next_at, max(time.monotonic(), self._last_start + MIN_GAP))
             if self._stop.is_set():
                 return
             self._wake.clear()
@@ -298,6 +379,13 @@ class CliClient:
             else:
                 delay = self.interval
             next_at = time.monotonic() + delay
+
+    def _saved_since_last_sync(self) -> bool:
+        now = _folder_signature(self.save_dir)
+        changed = now is not None and self._seen is not None and now != self._seen
+        if now is not None:
+            self._seen = now
+        return changed
 
     def status(self) -> Dict[str, Any]:
         with self._lock:
@@ -352,24 +440,13 @@ class CliClient:
         with self._sync_lock:
             return self._run(["restore"] + self._game_args() + [path, "--version", str(int(version))], self._long())
 
-    # Save-token trust -------------------------------------------------------------------
-    def set_device_keys(self, keys: List[str], tokens_dir: Optional[str] = None) -> None:
-        with self._lock:
-            self._status["keys_error"] = {
-                "code": "unsupported",
-                "message": "the renpy-cloud program cannot exchange device keys",
-                "class": "local",
-                "transient": False,
-            }
-
-    def exchange_device_keys(self, keys: List[str], tokens_dir: Optional[str] = None) -> List[str]:
-        raise _error("unsupported", "the renpy-cloud program cannot exchange device keys", transient=False)
-
     def settings(self) -> Dict[str, Any]:
         return {
             "server": self.server,
             "game": self.game,
             "save_dir": self.save_dir,
+            "game_dir": self.game_dir,
+            "tokens_dir": self.tokens_dir,
             "policy": self.policy,
             "device_name": self.device_name,
             "profile": self.profile,
@@ -386,6 +463,21 @@ class CliClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _folder_signature(save_dir: str) -> Optional[List[Any]]:
+    """Names, sizes and mtimes of the save folder's top-level files (where Ren'Py saves)."""
+    try:
+        with os.scandir(save_dir) as entries:
+            out = []
+            for e in entries:
+                if e.is_file():
+                    st = e.stat()
+                    out.append((e.name, st.st_size, st.st_mtime_ns))
+    except OSError:
+        return None
+    out.sort()
+    return out
 
 
 def _read_local(save_dir: str, path: str) -> Any:

@@ -11,12 +11,16 @@ use serde_json::json;
 use sync_core::SavePath;
 use sync_core::policy::Resolution;
 
+use std::time::Duration;
+
+use sync_core::client::scheduler::Event;
+
 use crate::conflicts;
-use crate::error::{ErrorClass, OpError};
+use crate::error::{ErrorClass, IntoOpError, OpError};
 use crate::ops::Ops;
 use crate::py_errors::to_py;
 use crate::settings::RawSettings;
-use crate::worker::{Shared, Worker};
+use crate::worker::{Shared, Worker, final_sync, wait_for_attempt};
 use native_client::session::Session;
 
 /// A conflict for Python: its JSON, then the local and remote screenshots (PNG bytes).
@@ -35,7 +39,7 @@ pub struct Client {
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (server, game, save_dir, *, policy = "keep-both".to_owned(), device_name = None, profile = None, interval = 60.0, timeout = 30.0))]
+    #[pyo3(signature = (server, game, save_dir, *, game_dir = None, tokens_dir = None, policy = "keep-both".to_owned(), device_name = None, profile = None, interval = 60.0, timeout = 30.0))]
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the keyword arguments of the Python API"
@@ -45,6 +49,8 @@ impl Client {
         server: String,
         game: String,
         save_dir: PathBuf,
+        game_dir: Option<PathBuf>,
+        tokens_dir: Option<PathBuf>,
         policy: String,
         device_name: Option<String>,
         profile: Option<PathBuf>,
@@ -55,6 +61,8 @@ impl Client {
             server,
             game,
             save_dir,
+            game_dir,
+            tokens_dir,
             policy,
             device_name,
             profile,
@@ -62,7 +70,10 @@ impl Client {
             timeout,
         };
         let shared = py
-            .detach(|| -> Result<Shared, OpError> { Ok(Shared::new(Ops::new(raw.validate()?)?)) })
+            .detach(|| -> Result<Shared, OpError> {
+                let settings = raw.validate().map_err(IntoOpError::into_op)?;
+                Ok(Shared::new(Ops::new(settings)?))
+            })
             .map_err(|e| to_py(py, e))?;
         Ok(Self {
             shared: Arc::new(shared),
@@ -122,20 +133,36 @@ impl Client {
 
     /// Asks the background worker for a sync as soon as it is free; returns at once.
     fn request_sync(&self) {
-        self.shared.wake();
+        self.shared.notify(Event::Requested);
     }
 
-    /// Starts the background worker (syncs now, then every `interval` seconds).
-    fn start(&self, py: Python<'_>) -> PyResult<()> {
-        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
-        if worker.is_none() {
-            let shared = Arc::clone(&self.shared);
-            *worker = Some(
-                py.detach(|| Worker::start(shared))
-                    .map_err(|e| to_py(py, e))?,
-            );
+    /// Tells the worker the game just saved (it also notices saves by itself within a few
+    /// seconds); the sync follows after a short quiet time.
+    fn saved(&self) {
+        self.shared.notify(Event::Saved);
+    }
+
+    /// Starts the background worker: a sync at once, then after saves and every
+    /// `interval` seconds. With `wait`, waits up to that many seconds (GIL released) for
+    /// the first sync to finish and returns whether it did; it carries on either way.
+    #[pyo3(signature = (wait = None))]
+    fn start(&self, py: Python<'_>, wait: Option<f64>) -> PyResult<bool> {
+        let before = self.shared.board().status.last_attempt;
+        {
+            let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+            if worker.is_none() {
+                let shared = Arc::clone(&self.shared);
+                *worker = Some(
+                    py.detach(|| Worker::start(shared))
+                        .map_err(|e| to_py(py, e))?,
+                );
+            }
         }
-        Ok(())
+        let Some(wait) = wait.filter(|w| w.is_finite() && *w > 0.0) else {
+            return Ok(false);
+        };
+        let shared = &self.shared;
+        Ok(py.detach(|| wait_for_attempt(shared, before, Duration::from_secs_f64(wait))))
     }
 
     /// Stops the worker after its current sync and waits for it.
@@ -144,6 +171,17 @@ impl Client {
         if let Some(worker) = taken {
             py.detach(|| worker.stop());
         }
+    }
+
+    /// For quitting: stops the worker without waiting for a sync in flight, then runs one
+    /// last sync bounded by `deadline` seconds (skipped when signed out or offline).
+    /// Returns whether a final sync finished in time; never raises and never waits longer.
+    #[pyo3(signature = (deadline = 1.5))]
+    fn shutdown(&self, py: Python<'_>, deadline: f64) -> bool {
+        drop(self.worker.lock().unwrap_or_else(|p| p.into_inner()).take());
+        let deadline = Duration::try_from_secs_f64(deadline.clamp(0.0, 60.0)).unwrap_or_default();
+        let shared = &self.shared;
+        py.detach(|| final_sync(shared, deadline))
     }
 
     /// The status snapshot as JSON (memory only: safe to call every frame).
@@ -189,7 +227,7 @@ impl Client {
         let shared = &self.shared;
         py.detach(|| shared.ops.resolve(&path, choice))
             .map_err(|e| to_py(py, e))?;
-        self.shared.wake();
+        self.shared.notify(Event::Requested);
         Ok(())
     }
 
@@ -226,39 +264,6 @@ impl Client {
         Ok(())
     }
 
-    /// This device's Ren'Py save-token keys (base64 public keys) and the tokens folder;
-    /// the worker then publishes them and trusts the other devices' keys after syncs.
-    #[pyo3(signature = (keys, tokens_dir = None))]
-    fn set_device_keys(
-        &self,
-        py: Python<'_>,
-        keys: Vec<String>,
-        tokens_dir: Option<PathBuf>,
-    ) -> PyResult<()> {
-        for k in &keys {
-            crate::keys::decode_key(k).map_err(|e| to_py(py, e))?;
-        }
-        let mut settings = self.shared.keys.lock().unwrap_or_else(|p| p.into_inner());
-        settings.own = keys;
-        settings.tokens_dir = tokens_dir;
-        settings.last_exchange = None;
-        Ok(())
-    }
-
-    /// Publishes `keys` now and returns the other devices' keys (also merged into
-    /// `tokens_dir/security_keys.txt` when given).
-    #[pyo3(signature = (keys, tokens_dir = None))]
-    fn exchange_device_keys(
-        &self,
-        py: Python<'_>,
-        keys: Vec<String>,
-        tokens_dir: Option<PathBuf>,
-    ) -> PyResult<Vec<String>> {
-        let shared = &self.shared;
-        py.detach(|| shared.exchange_keys(&keys, tokens_dir.as_deref()))
-            .map_err(|e| to_py(py, e))
-    }
-
     /// The validated settings as JSON (for diagnostics).
     fn settings(&self, py: Python<'_>) -> PyResult<String> {
         let s = &self.shared.ops.settings;
@@ -268,6 +273,8 @@ impl Client {
                 "server": s.server,
                 "game": s.game,
                 "save_dir": s.save_dir,
+                "game_dir": s.game_dir,
+                "tokens_dir": self.shared.ops.desktop().tokens_dir(),
                 "policy": self.shared.ops.policy(),
                 "device_name": s.device_name,
                 "profile": self.shared.ops.profile.path(),
@@ -292,7 +299,7 @@ impl Client {
                 s
             })
             .map_err(|e| to_py(py, e))?;
-        shared.wake();
+        shared.notify(Event::SignedIn);
         let settings = &shared.ops.settings;
         to_json(
             py,
@@ -304,20 +311,6 @@ impl Client {
                 "device_name": settings.device_name,
             }),
         )
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        // Stop the thread with the object; it holds only Rust state.
-        if let Some(worker) = self
-            .worker
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            worker.stop();
-        }
     }
 }
 

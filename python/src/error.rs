@@ -1,103 +1,67 @@
-//! One error type for every operation of the module: a stable `code` (shared with the
-//! `renpy-cloud --json` CLI), a one-line message, and the class that picks the Python
-//! exception. The conversion to Python lives in `py_errors.rs`.
+//! One error type for every operation of the module: `sync_core`'s client vocabulary
+//! (stable `code`, one-line message, class, transient, retry-after), plus the conversions
+//! from this crate's and `native_client`'s own errors. The conversion to Python lives in
+//! `py_errors.rs`.
 
-use native_client::cli::CliError;
+use native_client::desktop::OpenError;
 use native_client::profile::ProfileError;
-use serde::Serialize;
+use native_client::savetokens::KeyExchangeError;
 use sync_core::engine::SyncError;
-use sync_core::transport::{TransportError, TransportErrorKind};
+use sync_core::transport::TransportError;
 
 use crate::settings::SettingsError;
 
-/// Which Python exception an error becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// A bad setting or argument (`ValueError`).
-    Settings,
-    /// Not signed in, wrong password, revoked session.
-    Auth,
-    /// Offline, timeout, 5xx: retried by the worker.
-    Network,
-    /// The server refused the request (4xx, quota).
-    Server,
-    /// The save folder, profile or sync state.
-    Local,
+pub use sync_core::client::errors::{ClientError as OpError, ErrorClass};
+
+/// `From` for errors of other crates (the orphan rule keeps them off `OpError`).
+pub trait IntoOpError {
+    fn into_op(self) -> OpError;
 }
 
-/// Why an operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{message}")]
-pub struct OpError {
-    pub code: String,
-    pub message: String,
-    pub class: ErrorClass,
-    /// Worth retrying later without the player doing anything.
-    pub transient: bool,
-}
-
-impl OpError {
-    pub fn new(class: ErrorClass, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            message: message.into(),
-            class,
-            transient: class == ErrorClass::Network,
-        }
-    }
-
-    pub fn not_signed_in(server: &str) -> Self {
-        Self::new(
-            ErrorClass::Auth,
-            "not_signed_in",
-            format!("not signed in to {server}; sign in or pair this device first"),
-        )
-    }
-
-    fn from_cli(e: CliError, class: ErrorClass, transient: bool) -> Self {
-        Self {
-            code: e.code,
-            message: e.message,
-            class,
-            transient,
-        }
+impl IntoOpError for ProfileError {
+    fn into_op(self) -> OpError {
+        OpError::new(ErrorClass::Local, "profile", self.to_string())
     }
 }
 
-impl From<TransportError> for OpError {
-    fn from(e: TransportError) -> Self {
-        let transient = e.is_transient();
-        let class = match e.kind {
-            TransportErrorKind::Offline
-            | TransportErrorKind::Timeout
-            | TransportErrorKind::Server { .. }
-            | TransportErrorKind::Corrupt => ErrorClass::Network,
-            TransportErrorKind::Unauthorized => ErrorClass::Auth,
-            TransportErrorKind::Quota | TransportErrorKind::Rejected { .. } => ErrorClass::Server,
+impl IntoOpError for SettingsError {
+    fn into_op(self) -> OpError {
+        OpError::new(ErrorClass::Settings, "bad_setting", self.to_string())
+    }
+}
+
+impl IntoOpError for OpenError {
+    fn into_op(self) -> OpError {
+        let code = match self {
+            OpenError::MissingFolder(_) => "not_found",
+            OpenError::Create(_) => "local_io",
         };
-        Self::from_cli(e.into(), class, transient)
+        OpError::new(ErrorClass::Local, code, self.to_string())
     }
 }
 
-impl From<SyncError> for OpError {
-    fn from(e: SyncError) -> Self {
-        match e {
-            SyncError::Transport(e) => e.into(),
-            // A file the game is writing right now: the next sync picks it up.
-            other => Self::from_cli(other.into(), ErrorClass::Local, true),
+impl IntoOpError for KeyExchangeError {
+    fn into_op(self) -> OpError {
+        match self {
+            KeyExchangeError::Transport(e) => e.into(),
+            KeyExchangeError::NotSignedIn => {
+                OpError::new(ErrorClass::Auth, "not_signed_in", self.to_string())
+            }
+            KeyExchangeError::File { .. } => {
+                OpError::new(ErrorClass::Local, "local_io", self.to_string())
+            }
         }
     }
 }
 
-impl From<ProfileError> for OpError {
-    fn from(e: ProfileError) -> Self {
-        Self::from_cli(e.into(), ErrorClass::Local, false)
+impl IntoOpError for TransportError {
+    fn into_op(self) -> OpError {
+        self.into()
     }
 }
 
-impl From<SettingsError> for OpError {
-    fn from(e: SettingsError) -> Self {
-        Self::new(ErrorClass::Settings, "bad_setting", e.to_string())
+impl IntoOpError for SyncError {
+    fn into_op(self) -> OpError {
+        self.into()
     }
 }

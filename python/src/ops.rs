@@ -1,14 +1,14 @@
 //! The operations behind the Python methods, on plain Rust types: build the transport and
-//! the engine the way the `renpy-cloud` CLI does, and call them. Blocking; the callers
-//! release the GIL around them.
+//! the engine over the game's save locations (`native_client::desktop`, as the CLI does),
+//! and call them. Blocking; the callers release the GIL around them.
 
-use std::fs;
 use std::sync::Mutex;
 
 use futures::executor::block_on;
-use native_client::fs_store::FsSaveStore;
+use native_client::desktop::{DesktopGame, DesktopStore, MissingDir, open_store};
 use native_client::http::HttpTransport;
 use native_client::profile::Profile;
+use native_client::savetokens::{self, KeyExchange};
 use native_client::session::Session;
 use sync_core::SavePath;
 use sync_core::engine::{EngineConfig, LocalStatus, Progress, SyncEngine, SyncReport};
@@ -17,10 +17,10 @@ use sync_core::protocol::{
     Credentials, DevicesResponse, HistoryResponse, PairingClaim, PairingCode, Version,
 };
 
-use crate::error::{ErrorClass, OpError};
+use crate::error::{ErrorClass, IntoOpError, OpError};
 use crate::settings::Settings;
 
-pub type Engine = SyncEngine<FsSaveStore, HttpTransport>;
+pub type Engine = SyncEngine<DesktopStore, HttpTransport>;
 
 /// One configured client: settings, the profile, and a lock so only one engine operation
 /// runs at a time on this save folder (the worker and the game's thread share it).
@@ -33,7 +33,7 @@ pub struct Ops {
 
 impl Ops {
     pub fn new(settings: Settings) -> Result<Self, OpError> {
-        let profile = Profile::open(settings.profile.clone())?;
+        let profile = Profile::open(settings.profile.clone()).map_err(IntoOpError::into_op)?;
         let policy = Mutex::new(settings.policy);
         Ok(Self {
             settings,
@@ -45,7 +45,19 @@ impl Ops {
 
     /// The session stored for this server, if signed in.
     pub fn session(&self) -> Result<Option<Session>, OpError> {
-        Ok(self.profile.session(&self.settings.server)?)
+        self.profile
+            .session(&self.settings.server)
+            .map_err(IntoOpError::into_op)
+    }
+
+    /// Where this game keeps its saves and tokens.
+    pub fn desktop(&self) -> DesktopGame {
+        let s = &self.settings;
+        DesktopGame {
+            save_dir: s.save_dir.clone(),
+            game_dir: s.game_dir.clone(),
+            tokens_dir: s.tokens_dir.clone(),
+        }
     }
 
     pub fn set_policy(&self, policy: ConflictPolicy) {
@@ -89,31 +101,27 @@ impl Ops {
         let _guard = self.engine_lock.lock().unwrap_or_else(|p| p.into_inner());
         let transport = self.signed_in_transport()?;
         let s = &self.settings;
-        let mut state_file = self.profile.state_file(&s.server, &s.game, &s.save_dir);
-        if !s.save_dir.is_dir() {
-            // Only a device that never synced this folder may create it: later, a missing
-            // folder is more likely an unplugged drive than "everything was deleted".
-            if !create_folder || state_file.exists() {
-                return Err(OpError::new(
-                    ErrorClass::Local,
-                    "not_found",
-                    format!("save folder {} does not exist", s.save_dir.display()),
-                ));
-            }
-            fs::create_dir_all(&s.save_dir).map_err(|e| {
-                OpError::new(
-                    ErrorClass::Local,
-                    "local_io",
-                    format!("cannot create {}: {e}", s.save_dir.display()),
-                )
-            })?;
-            state_file = self.profile.state_file(&s.server, &s.game, &s.save_dir);
-        }
-        let store = FsSaveStore::new(s.save_dir.clone(), state_file);
+        let missing = if create_folder {
+            MissingDir::CreateOnFirstSync
+        } else {
+            MissingDir::Refuse
+        };
+        let store = open_store(&self.profile, &s.server, &s.game, &self.desktop(), missing)
+            .map_err(IntoOpError::into_op)?;
         let mut config = EngineConfig::new(s.game.clone());
         config.policy = self.policy();
         let mut engine = SyncEngine::new(store, transport, config);
         f(&mut engine)
+    }
+
+    /// Publishes this computer's save-token keys and trusts the account's other devices'
+    /// in the tokens folder; `None` when there is no key file (Ren'Py 8.0, or not yet).
+    pub fn exchange_keys(&self) -> Result<Option<KeyExchange>, OpError> {
+        let Some(tokens) = self.desktop().tokens_dir() else {
+            return Ok(None);
+        };
+        let transport = self.signed_in_transport()?;
+        savetokens::exchange(&transport, &tokens).map_err(IntoOpError::into_op)
     }
 
     /// One sync; `progress` sees every progress event.
@@ -195,7 +203,9 @@ impl Ops {
     }
 
     fn store_session(&self, session: Option<&Session>) -> Result<(), OpError> {
-        Ok(self.profile.set_session(&self.settings.server, session)?)
+        self.profile
+            .set_session(&self.settings.server, session)
+            .map_err(IntoOpError::into_op)
     }
 
     fn credentials(&self, username: &str, password: &str) -> Credentials {

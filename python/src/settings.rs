@@ -16,6 +16,10 @@ pub struct Settings {
     pub server: String,
     pub game: GameId,
     pub save_dir: PathBuf,
+    /// The game's `game/` folder (`config.gamedir`): `<game_dir>/saves` is a save location.
+    pub game_dir: Option<PathBuf>,
+    /// Ren'Py's tokens folder (`renpy.savetoken.token_dir`), for save-token trust.
+    pub tokens_dir: Option<PathBuf>,
     pub policy: ConflictPolicy,
     pub device_name: String,
     /// The profile file with sessions; `None`: the CLI's default, shared with `renpy-cloud`.
@@ -46,6 +50,8 @@ pub struct RawSettings {
     pub server: String,
     pub game: String,
     pub save_dir: PathBuf,
+    pub game_dir: Option<PathBuf>,
+    pub tokens_dir: Option<PathBuf>,
     pub policy: String,
     pub device_name: Option<String>,
     pub profile: Option<PathBuf>,
@@ -82,6 +88,14 @@ impl RawSettings {
                 format!("{} exists and is not a folder", self.save_dir.display()),
             ));
         }
+        if let Some(dir) = &self.game_dir
+            && !dir.is_dir()
+        {
+            return Err(bad(
+                "game_dir",
+                format!("{} is not a folder", dir.display()),
+            ));
+        }
         let policy = self
             .policy
             .parse()
@@ -103,6 +117,8 @@ impl RawSettings {
             server,
             game,
             save_dir: self.save_dir,
+            game_dir: self.game_dir,
+            tokens_dir: self.tokens_dir,
             policy,
             device_name,
             profile: self.profile,
@@ -131,6 +147,8 @@ mod tests {
             server: "http://127.0.0.1:1/".into(),
             game: "MyGame-1700000000".into(),
             save_dir: PathBuf::from("saves"),
+            game_dir: None,
+            tokens_dir: None,
             policy: "keep-both".into(),
             device_name: None,
             profile: None,
@@ -162,6 +180,10 @@ mod tests {
             ("interval", Box::new(|r| r.interval = 0.1)),
             ("timeout", Box::new(|r| r.timeout = f64::NAN)),
             ("save_dir", Box::new(|r| r.save_dir = PathBuf::new())),
+            (
+                "game_dir",
+                Box::new(|r| r.game_dir = Some(PathBuf::from("/no/such/game/dir"))),
+            ),
         ];
         for (setting, change) in cases {
             let mut r = raw();

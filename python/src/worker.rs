@@ -1,40 +1,42 @@
 //! The shared client state and the background worker thread.
 //!
-//! The worker never touches Python: it syncs on a timer or when woken, records every
-//! outcome in the [`Board`], and backs off after failures (1 s, 2 s, 4 s … up to the sync
-//! interval). Nothing it does can raise into the game; even a panic becomes a status error.
+//! The worker never touches Python. It runs `sync_core`'s [`Scheduler`] on its own clock:
+//! a sync at start, one after each save it notices (it looks at the save folder every
+//! [`WATCH_EVERY`]), one every `interval`, backoff after failures (honouring `Retry-After`).
+//! Every outcome lands in the [`Board`]. Nothing it does can raise into the game; even a
+//! panic becomes a status error. Stopping never waits for a sync in flight unless asked
+//! to, so quitting the game is never held up by a silent server.
 
+use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use native_client::fs_store::mtime_millis;
+use sync_core::client::scheduler::{Event, Next, Outcome, Scheduler, SchedulerConfig};
 use sync_core::engine::SyncReport;
 
 use crate::conflicts::{self, RemoteCache};
 use crate::error::{ErrorClass, OpError};
-use crate::keys;
 use crate::ops::Ops;
 use crate::status::{Board, SyncResult};
 
-/// First wait after a failed sync; doubles per failure up to the sync interval.
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// How often device keys are re-published and re-read.
+/// How often the worker looks at the save folder for new saves (a directory listing).
+pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// How often device keys are re-published and re-read (also before the first sync).
 const KEYS_EVERY: Duration = Duration::from_secs(600);
 
-/// This device's save-token keys and where Ren'Py keeps the trusted ones.
-#[derive(Debug, Clone, Default)]
-pub struct KeySettings {
-    pub own: Vec<String>,
-    pub tokens_dir: Option<PathBuf>,
-    pub last_exchange: Option<Instant>,
-}
+/// What the save folder looked like: names, sizes and mtimes of its top-level files.
+type FolderSignature = Vec<(String, u64, i64)>;
 
-#[derive(Debug, Default)]
-struct Signal {
+#[derive(Debug)]
+struct Control {
+    scheduler: Scheduler,
     stop: bool,
-    wake: bool,
+    /// The save folder as of the last sync's start (or the last look).
+    seen: Option<FolderSignature>,
 }
 
 /// Everything the Python object, the worker and foreground calls share.
@@ -42,20 +44,32 @@ pub struct Shared {
     pub ops: Ops,
     board: Mutex<Board>,
     pub cache: RemoteCache,
-    pub keys: Mutex<KeySettings>,
-    signal: Mutex<Signal>,
+    last_key_exchange: Mutex<Option<Instant>>,
+    control: Mutex<Control>,
     bell: Condvar,
+    epoch: Instant,
 }
 
 impl Shared {
     pub fn new(ops: Ops) -> Self {
+        let interval = ops.settings.interval;
+        let config = SchedulerConfig {
+            interval: millis(interval),
+            max_backoff: millis(interval),
+            ..SchedulerConfig::default()
+        };
         let shared = Self {
             ops,
             board: Mutex::default(),
             cache: RemoteCache::default(),
-            keys: Mutex::default(),
-            signal: Mutex::default(),
+            last_key_exchange: Mutex::new(None),
+            control: Mutex::new(Control {
+                scheduler: Scheduler::new(config, 0),
+                stop: false,
+                seen: None,
+            }),
             bell: Condvar::new(),
+            epoch: Instant::now(),
         };
         shared.refresh_session();
         shared
@@ -65,13 +79,18 @@ impl Shared {
         self.board.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn signal(&self) -> MutexGuard<'_, Signal> {
-        self.signal.lock().unwrap_or_else(|p| p.into_inner())
+    fn control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Asks the worker for a sync as soon as it is free.
-    pub fn wake(&self) {
-        self.signal().wake = true;
+    fn now(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+
+    /// Tells the worker's scheduler about `event` and wakes it.
+    pub fn notify(&self, event: Event) {
+        let now = self.now();
+        self.control().scheduler.on(event, now);
         self.bell.notify_all();
     }
 
@@ -84,16 +103,32 @@ impl Shared {
         board.status.device_id = session.map(|s| s.device_id);
     }
 
-    /// One sync with everything around it: progress in the status, the local status
-    /// afterwards, conflict previews fetched ahead, device keys exchanged when due.
-    /// Never panics outward and never fails: the outcome is in the result and the status.
+    /// One sync with everything around it: device keys first when due (a synced
+    /// `persistent` signed by an untrusted key would be ignored), progress in the status,
+    /// the local status and conflict previews afterwards. Never panics outward and never
+    /// fails: the outcome is in the result and the status.
     pub fn sync_once(&self) -> SyncResult {
         {
             let mut board = self.board();
             board.status.syncing = true;
             board.status.progress = None;
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.sync_inner())).unwrap_or_else(|_| {
+        self.control().seen = folder_signature(&self.ops.settings.save_dir);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let exchanged = self.exchange_keys(false);
+            let report = self.sync_inner();
+            // Something arrived from another device: make sure its key is trusted before
+            // the game sees the result (it may come from a device new since the last look).
+            if !exchanged
+                && report
+                    .as_ref()
+                    .is_ok_and(|r| !r.downloaded.is_empty() || !r.merged.is_empty())
+            {
+                self.exchange_keys(true);
+            }
+            report
+        }))
+        .unwrap_or_else(|_| {
             Err(OpError::new(
                 ErrorClass::Local,
                 "internal",
@@ -101,7 +136,7 @@ impl Shared {
             ))
         });
         self.refresh_session();
-        self.after_sync(outcome.is_ok());
+        self.after_sync();
         self.board().finish(&outcome)
     }
 
@@ -115,7 +150,7 @@ impl Shared {
     }
 
     /// Local facts for the status; they are worth having even after a failed sync.
-    fn after_sync(&self, synced: bool) {
+    fn after_sync(&self) {
         if let Ok(local) = self.ops.local_status() {
             let mut board = self.board();
             board.status.pending_uploads = local
@@ -130,54 +165,54 @@ impl Shared {
             .unwrap_or_default();
         self.board().status.pending_conflicts =
             conflicts.iter().map(|c| c.view.path.to_string()).collect();
-        if synced {
-            self.exchange_keys_if_due();
-        }
     }
 
-    fn exchange_keys_if_due(&self) {
-        let settings = {
-            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            let due = keys.last_exchange.is_none_or(|t| t.elapsed() >= KEYS_EVERY);
-            if keys.own.is_empty() || !due {
-                return;
+    /// Exchanges device keys when due, or at once with `now` (two small requests, after a
+    /// sync brought something from another device); returns whether it ran. Failures show
+    /// in the status only.
+    fn exchange_keys(&self, now: bool) -> bool {
+        {
+            let mut last = self
+                .last_key_exchange
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = now || last.is_none_or(|t| t.elapsed() >= KEYS_EVERY);
+            if !due || !self.board().status.signed_in {
+                return false;
             }
-            keys.clone()
-        };
-        let outcome = self.exchange_keys(&settings.own, settings.tokens_dir.as_deref());
-        if let Ok(mut keys) = self.keys.lock() {
-            keys.last_exchange = Some(Instant::now());
+            *last = Some(Instant::now());
         }
+        let outcome = self.ops.exchange_keys();
         let mut board = self.board();
         match outcome {
-            Ok(peers) => {
+            Ok(done) => {
                 board.status.keys_error = None;
-                for k in peers {
+                for k in done.map(|d| d.peers).unwrap_or_default() {
                     if !board.status.peer_keys.contains(&k) {
                         board.status.peer_keys.push(k);
                     }
                 }
             }
-            Err(e) => board.status.keys_error = Some(e),
+            Err(e) => {
+                board.status.keys_error = Some(e);
+                drop(board);
+                // Try again at the next sync rather than in ten minutes.
+                *self
+                    .last_key_exchange
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = None;
+            }
         }
+        true
     }
 
-    /// Publishes `own`, learns the other devices' keys and trusts them in `tokens_dir`.
-    pub fn exchange_keys(
-        &self,
-        own: &[String],
-        tokens_dir: Option<&std::path::Path>,
-    ) -> Result<Vec<String>, OpError> {
-        let transport = self.ops.transport()?;
-        let peers = keys::exchange(&transport, own)?;
-        if let Some(dir) = tokens_dir {
-            keys::merge_security_keys(dir, &peers)?;
-        }
-        Ok(peers)
+    /// A sync is running (worker, foreground or shutdown).
+    pub fn is_syncing(&self) -> bool {
+        self.board().status.syncing
     }
 }
 
-/// The background thread; stopping joins it.
+/// The background thread. Dropping it stops it without waiting.
 pub struct Worker {
     shared: Arc<Shared>,
     handle: Option<JoinHandle<()>>,
@@ -186,9 +221,11 @@ pub struct Worker {
 impl Worker {
     pub fn start(shared: Arc<Shared>) -> Result<Self, OpError> {
         {
-            let mut signal = shared.signal();
-            signal.stop = false;
-            signal.wake = true; // sync at once: the game just started
+            let now = shared.now();
+            let mut control = shared.control();
+            control.stop = false;
+            // Sync at once: the game just started.
+            control.scheduler.on(Event::Requested, now);
         }
         shared.board().status.running = true;
         let for_thread = Arc::clone(&shared);
@@ -211,16 +248,16 @@ impl Worker {
 
     /// Stops after the current sync (if any) and waits for the thread.
     pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.shared.signal().stop = true;
-        self.shared.bell.notify_all();
+        self.signal_stop();
         if let Some(handle) = self.handle.take() {
             // The thread catches its own panics; a join error leaves nothing to clean up.
             let _ = handle.join();
         }
+    }
+
+    fn signal_stop(&mut self) {
+        self.shared.control().stop = true;
+        self.shared.bell.notify_all();
         let mut board = self.shared.board();
         board.status.running = false;
         board.status.next_sync_in = None;
@@ -229,70 +266,155 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        self.halt();
+        // Never join here: this runs when the game quits, and a sync in flight against a
+        // silent server must not hold the window. An interrupted sync is safe (commit after
+        // upload; every local write is atomic) and resumes at the next start.
+        self.signal_stop();
     }
 }
 
 fn run(shared: &Shared) {
-    let interval = shared.ops.settings.interval;
-    let mut failures: u32 = 0;
-    let mut next = Instant::now();
+    let mut next_look = Instant::now() + WATCH_EVERY;
     loop {
-        {
-            let mut signal = shared.signal();
-            loop {
-                if signal.stop {
-                    return;
+        let now = shared.now();
+        let next = {
+            let mut control = shared.control();
+            if control.stop {
+                return;
+            }
+            let next = control.scheduler.poll(now);
+            if next == Next::SyncNow {
+                control.scheduler.on(Event::Started, now);
+            }
+            next
+        };
+        match next {
+            Next::SyncNow => {
+                shared.board().status.next_sync_in = None;
+                let result = shared.sync_once();
+                let outcome = match &result.error {
+                    None => Outcome::Ok,
+                    Some(e) => Outcome::Failed {
+                        transient: e.transient,
+                        retry_after: e.retry_after.map(|s| s.saturating_mul(1000)),
+                    },
+                };
+                shared.notify(Event::Finished(outcome));
+            }
+            Next::WaitUntil(_) | Next::Running => {
+                let until = match next {
+                    Next::WaitUntil(t) => Some(t),
+                    _ => None,
+                };
+                let wait = until
+                    .map(|t| Duration::from_millis(t.saturating_sub(now)))
+                    .unwrap_or(WATCH_EVERY)
+                    .min(next_look.saturating_duration_since(Instant::now()));
+                shared.board().status.next_sync_in =
+                    until.map(|t| t.saturating_sub(now) as f64 / 1000.0);
+                {
+                    let control = shared.control();
+                    if control.stop {
+                        return;
+                    }
+                    let _ = shared
+                        .bell
+                        .wait_timeout(control, wait)
+                        .unwrap_or_else(|p| p.into_inner());
                 }
-                if signal.wake || Instant::now() >= next {
-                    signal.wake = false;
-                    break;
+                if Instant::now() >= next_look {
+                    next_look = Instant::now() + WATCH_EVERY;
+                    look_for_saves(shared);
                 }
-                let wait = next.saturating_duration_since(Instant::now());
-                shared.board().status.next_sync_in = Some(wait.as_secs_f64());
-                signal = shared
-                    .bell
-                    .wait_timeout(signal, wait)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
             }
         }
-        shared.board().status.next_sync_in = None;
-        let result = shared.sync_once();
-        let delay = match &result.error {
-            None => {
-                failures = 0;
-                interval
-            }
-            Some(e) if e.transient => {
-                failures = failures.saturating_add(1);
-                backoff(failures, interval)
-            }
-            // Signed out or refused: retrying soon would not help; the player acts, and
-            // sign-in wakes the worker.
-            Some(_) => interval,
-        };
-        next = Instant::now() + delay;
     }
 }
 
-/// 1 s, 2 s, 4 s … capped at `interval`.
-fn backoff(failures: u32, interval: Duration) -> Duration {
-    let factor = 1u32
-        .checked_shl(failures.saturating_sub(1).min(16))
-        .unwrap_or(u32::MAX);
-    FIRST_RETRY.saturating_mul(factor).min(interval)
+/// Compares the save folder with how it looked at the last sync; a difference is a save.
+fn look_for_saves(shared: &Shared) {
+    let now_seen = folder_signature(&shared.ops.settings.save_dir);
+    let changed = {
+        let mut control = shared.control();
+        let changed = now_seen.is_some() && control.seen.is_some() && control.seen != now_seen;
+        if now_seen.is_some() {
+            control.seen = now_seen;
+        }
+        changed
+    };
+    if changed {
+        shared.notify(Event::Saved);
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The top-level files of the save folder (where Ren'Py writes slots and `persistent`),
+/// or `None` if it cannot be listed.
+fn folder_signature(dir: &std::path::Path) -> Option<FolderSignature> {
+    let mut out: FolderSignature = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            meta.is_file().then(|| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    meta.len(),
+                    mtime_millis(&meta),
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
 
-    #[test]
-    fn backoff_doubles_up_to_the_interval() {
-        let minute = Duration::from_secs(60);
-        let waits: Vec<u64> = (1..=8).map(|n| backoff(n, minute).as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(backoff(u32::MAX, minute), minute);
+/// Runs one last sync for quitting: waits for a running one to end, then syncs, all within
+/// `deadline`. Returns whether a sync finished in time. Skipped when signed out or when
+/// the last attempt found the server unreachable (it would only use up the deadline).
+pub fn final_sync(shared: &Arc<Shared>, deadline: Duration) -> bool {
+    let start = Instant::now();
+    {
+        let board = shared.board();
+        if !board.status.signed_in || board.status.offline {
+            return false;
+        }
     }
+    while shared.is_syncing() {
+        if start.elapsed() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (tx, rx) = mpsc::channel();
+    let for_thread = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("renpy-cloud-final-sync".into())
+        .spawn(move || {
+            let result = for_thread.sync_once();
+            let _ = tx.send(result.ok);
+        });
+    if spawned.is_err() {
+        return false;
+    }
+    rx.recv_timeout(deadline.saturating_sub(start.elapsed()))
+        .unwrap_or(false)
+}
+
+/// Waits up to `wait` for `shared.board().status.syncs` or attempts to move past `before`.
+pub fn wait_for_attempt(shared: &Shared, before: Option<f64>, wait: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let attempt = shared.board().status.last_attempt;
+        if attempt.is_some() && attempt != before && !shared.is_syncing() {
+            return true;
+        }
+        if start.elapsed() >= wait {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

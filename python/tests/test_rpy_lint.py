@@ -72,7 +72,7 @@ def test_the_integration_loads_the_package_it_ships_with():
     import renpy_cloud
 
     text = (GAME / "renpy_cloud.rpy").read_text(encoding="utf-8")
-    for name in ("open_client", "set_device_keys", "take_results", "request_sync", "conflicts",
+    for name in ("open_client", "take_results", "request_sync", "conflicts",
                  "resolve", "history", "restore", "pairing_code", "sync_now", "start", "stop"):
         assert name in text
         assert hasattr(renpy_cloud.NativeClient, name) or hasattr(renpy_cloud, name), name
