@@ -6,7 +6,8 @@
 //! - host (apt): Debian's Ren'Py 8.0.3 (`renpy`, `renpy-thequestion`), `xvfb`, `xauth`,
 //!   `debootstrap`;
 //! - Ren'Py 8.3.4: a Debian trixie chroot in the cache, outside the checkout (see `chroot`);
-//! - `.venv/` with pytest.
+//! - `.venv/` with pytest and pytest-xdist: tests run two at a time (`-n auto`; pass `-n 0`
+//!   to run them one by one), each Ren'Py launch being mostly one busy core.
 //!
 //! The binaries are the ones `cargo xtask test` has just built (`cargo build` is a no-op
 //! then; standalone it builds them), unless `RENPY_CLOUD_SERVER_BIN` / `RENPY_CLOUD_CLI_BIN`
@@ -41,7 +42,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let mut pytest = Command::new(&python);
     pytest
-        .args(["-m", "pytest", "-q", SUITE])
+        .args(["-m", "pytest", "-q", "-n", "auto", SUITE])
         .args(args)
         .current_dir(root())
         .env("RENPY_CLOUD_SERVER_BIN", &server)
@@ -104,7 +105,7 @@ pub(crate) fn as_root(program: &str) -> Command {
     }
 }
 
-/// `.venv/bin/python` with pytest importable (the venv `cargo xtask python` also uses).
+/// `.venv/bin/python` with pytest and pytest-xdist (the venv `cargo xtask python` also uses).
 fn ensure_venv_with_pytest() -> Result<PathBuf> {
     let python = root().join(".venv/bin/python");
     if !python.exists() {
