@@ -1,6 +1,8 @@
 """The harness itself: it must fail loudly, and its save inspector must see
 what a save holds (otherwise the scenarios that rely on them cannot fail)."""
 
+from pathlib import Path
+
 import pytest
 
 from harness import RenpyFailed, inspect_save, steps
@@ -13,6 +15,27 @@ def test_an_exception_in_the_game_fails_the_run_with_its_traceback(new_device):
     message = str(failed.value)
     assert "ValueError: boom from the test" in message
     assert "exit status" in message
+
+
+def test_a_game_that_hangs_is_killed_at_the_timeout_with_everything_it_started(new_device):
+    device = new_device("A")
+    with pytest.raises(RenpyFailed) as failed:
+        device.run([steps.pause(120)], timeout=10)
+    assert "timed out after 10 s" in str(failed.value)
+    assert processes_mentioning(device.engine.engine_path(device.game_root)) == []
+
+
+def processes_mentioning(text: str) -> list:
+    """Command lines of running processes that contain `text`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
 
 
 def test_saves_hold_the_game_s_variables_and_nothing_of_the_driver(new_device, engine):

@@ -269,7 +269,11 @@ def step_load(step, record):
         raise DriverError("cannot load {}: the engine lists {}".format(slot, api.list_slots()))
     state.loading = record
     state.write()
-    api.load(slot)  # never returns; after_load() records the store
+    # Does not return when the game loads (after_load() records the store);
+    # returns when the player refused it (8.1+ asks about another device's save).
+    api.load(slot)
+    state.loading = None
+    return {"loaded": False}
 
 
 def step_delete(step, record):
@@ -283,12 +287,12 @@ def step_pause(step, record):
 
 def step_wait(step, record):
     """Interacts (so periodic callbacks run) until `expr` is true."""
-    deadline = time.time() + step.get("timeout", 10)
+    start = time.time()
     while True:
         value = eval(step["expr"], vars(store))
         if value:
-            return {"after": time.time() - (deadline - step.get("timeout", 10)), "value": plain(value)}
-        if time.time() > deadline:
+            return {"after": time.time() - start, "value": plain(value)}
+        if time.time() - start > step.get("timeout", 10):
             raise DriverError("timed out waiting for " + step["expr"])
         api.pause(0.1, hard=True)
 
