@@ -38,17 +38,21 @@ def processes_mentioning(text: str) -> list:
     return found
 
 
-def test_saves_hold_the_game_s_variables_and_nothing_of_the_driver(new_device, engine):
+def test_play_stops_where_asked_and_saves_hold_the_game_s_variables_and_nothing_of_the_driver(new_device, engine):
     device = new_device("A")
     run = device.run([
         steps.locations(),
         steps.set_vars(rc_marker="marker-7f3a"),
+        steps.play("game", until="marry"),
         steps.play("rightaway"),
         steps.save("1-1", "inspected"),
         steps.slots(),
     ])
     assert run.first("locations")["version"] == engine.version
-    assert run.first("play")["stopped"] == "the game waits for the player"
+    assert run.all("play") == [
+        {"stopped": "reached label marry", "labels": ["game", "marry"]},
+        {"stopped": "the game waits for the player", "labels": ["rightaway"]},
+    ]
     assert [s["save_name"] for s in run.first("slots") if s["slot"] == "1-1"] == ["inspected"]
 
     save = inspect_save(device.savedir / "1-1-LT1.save")

@@ -80,15 +80,20 @@ def install():
     config.label_overrides["before_main_menu"] = BEFORE_MAIN_MENU_LABEL
     config.after_load_callbacks.append(after_load)
     config.periodic_callbacks.append(periodic)
-    previous = config.label_callback
+    state.write()
+
+
+def chain_label_callback():
+    """config.label_callback is one function: wrap whatever the game (or a
+    later init block) set, once all init code has run."""
+    previous = renpy.config.label_callback
 
     def label_callback(name, abnormal):
         if previous is not None:
             previous(name, abnormal)
         reached_label(name)
 
-    config.label_callback = label_callback
-    state.write()
+    renpy.config.label_callback = label_callback
 
 
 # --- where steps run -------------------------------------------------------
@@ -101,6 +106,7 @@ def before_main_menu():
         times["main_menu"] = time.time()
         # Ren'Py rebuilds its save locations after init (8.1+ adds sync/).
         state.result["engine"] = engine_info()
+        chain_label_callback()
     if state.playing is not None:
         end_play("the story returned to the main menu")
     while True:
