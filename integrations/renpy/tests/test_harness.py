@@ -60,3 +60,20 @@ def test_play_stops_where_asked_and_saves_hold_the_game_s_variables_and_nothing_
     assert "store" in save.modules()
     assert not any("renpy_cloud_test_driver" in m for m in save.modules())
     assert not save.contains("RENPY_CLOUD_TEST")
+
+
+def test_an_exception_in_a_background_thread_fails_the_run(new_device):
+    device = new_device("A")
+    with pytest.raises(RenpyFailed) as failed:
+        device.run([
+            steps.execute(
+                "import threading\n"
+                "def _fail():\n"
+                "    raise RuntimeError('boom in a thread')\n"
+                "_t = threading.Thread(target=_fail)\n"
+                "_t.start()\n"
+                "_t.join()\n"
+            ),
+        ])
+    assert "background thread" in str(failed.value)
+    assert "RuntimeError: boom in a thread" in str(failed.value)

@@ -22,6 +22,7 @@ DEFAULT_TIMEOUT = 90.0
 # Ren'Py 8.0 writes traceback.txt beside the save directory (~/.renpy), later
 # versions and parse errors (errors.txt) in the game's base folder.
 ERROR_FILES = ("traceback.txt", "errors.txt")
+PRINTED_TRACEBACK = "Traceback (most recent call last)"
 
 
 class RenpyFailed(AssertionError):
@@ -132,6 +133,10 @@ def run(
         run.problems.append("Ren'Py wrote " + ", ".join(p.name for p in found))
     if not result.get("finished"):
         run.problems.append("the driver did not finish its steps")
+    if not traceback and PRINTED_TRACEBACK in run.output:
+        # Ren'Py reports only the main thread's exceptions; a background
+        # thread's is printed and the game goes on.
+        run.problems.append("the engine printed a Python traceback (a background thread?)")
     if expect_failure:
         if not run.problems:
             raise RenpyFailed("expected a failure, but the run was clean\n" + run.describe())
