@@ -354,3 +354,44 @@ fn files_outside_the_rules_are_never_touched() {
     assert!(report.uploaded.is_empty());
     assert!(server.live_files().is_empty());
 }
+
+#[test]
+fn a_waiting_conflict_shows_both_sides_with_metadata_and_screenshots() {
+    use sync_core::client::conflicts::{PreviewCache, name_devices, previews};
+    use sync_core::savemeta::read_save;
+    let mine = include_bytes!("fixtures/1-1-LT1.save").as_slice();
+    let theirs = include_bytes!("fixtures/1-2-LT1.save").as_slice();
+    let server = Server::default();
+    let mut a = device(&server, "A", ConflictPolicy::KeepBoth);
+    let mut b = device(&server, "B", ConflictPolicy::Manual);
+    a.store().game_write(&slot(1), theirs);
+    sync(&mut a).expect("a");
+    b.store().game_write(&slot(1), mine);
+    assert_eq!(sync(&mut b).expect("b").pending_manual.len(), 1);
+
+    let mut cache = PreviewCache::default();
+    let mut shown = futures::executor::block_on(previews(&mut b, &mut cache)).expect("previews");
+    let names = [("A".to_owned(), "A's laptop".to_owned())]
+        .into_iter()
+        .collect();
+    name_devices(&mut shown, &names);
+    let [p] = shown.as_slice() else {
+        panic!("one conflict: {shown:?}")
+    };
+    let (mine_info, theirs_info) = (
+        read_save(mine).expect("mine"),
+        read_save(theirs).expect("theirs"),
+    );
+    let local = p.view.local.as_ref().expect("local side");
+    let remote = p.view.remote.as_ref().expect("remote side");
+    assert_eq!(local.meta.as_ref(), Some(&mine_info.meta));
+    assert_eq!(remote.meta.as_ref(), Some(&theirs_info.meta));
+    assert_eq!(remote.device_name.as_deref(), Some("A's laptop"));
+    assert_eq!(p.local_screenshot, mine_info.screenshot);
+    assert_eq!(p.remote_screenshot, theirs_info.screenshot);
+    assert!(p.remote_screenshot.is_some());
+    // The second look comes from the cache: no download.
+    b.transport().requests.set(0);
+    futures::executor::block_on(previews(&mut b, &mut cache)).expect("again");
+    assert_eq!(b.transport().requests.get(), 0);
+}

@@ -19,7 +19,8 @@ pub fn run(_args: &[String]) -> Result<()> {
     let target = target_dir();
     cmd(
         &cargo(),
-        &["build", "-p", "backend", "-p", "native_client", "--bins"],
+        // The same command `cargo xtask test` ran before: one feature set, no second build.
+        &["build", "--workspace", "--bins"],
     )?;
     let wheel = build_wheel(&python, &target)?;
     let wheel_arg = wheel.to_string_lossy().into_owned();

@@ -9,7 +9,7 @@
 //! - `.venv/` with pytest and pytest-xdist: one pytest worker per core (`-n auto`; pass
 //!   `-n 0` to run tests one by one), a Ren'Py launch being mostly one busy core.
 //!
-//! The binaries are `cargo build -p backend -p native_client --bins`'s (in `cargo xtask test`
+//! The binaries are `cargo build --workspace --bins`'s (in `cargo xtask test`
 //! a no-op: the Python step has just run it), unless `RENPY_CLOUD_SERVER_BIN` and
 //! `RENPY_CLOUD_CLI_BIN` name others; the wheel is `RENPY_CLOUD_WHEEL` or the one
 //! `cargo xtask python` left in `<target>/wheels-python/` (only the drop-in integration's
@@ -57,10 +57,7 @@ fn prepare() -> Result<Command> {
         || std::env::var_os("RENPY_CLOUD_CLI_BIN").is_none()
     {
         // The command `cargo xtask python` runs just before us: a no-op then.
-        cmd(
-            &cargo(),
-            &["build", "-p", "backend", "-p", "native_client", "--bins"],
-        )?;
+        cmd(&cargo(), &["build", "--workspace", "--bins"])?;
     }
     let mut python = Command::new(&python);
     python
@@ -132,7 +129,7 @@ fn ensure_venv_with_pytest() -> Result<PathBuf> {
         cmd("python3", &["-m", "venv", ".venv"])?;
     }
     let python_arg = python.to_string_lossy().into_owned();
-    if output(&python_arg, &["-c", "import pytest"]).is_none() {
+    if output(&python_arg, &["-c", "import pytest, xdist"]).is_none() {
         cmd(
             &python_arg,
             &[
@@ -141,6 +138,7 @@ fn ensure_venv_with_pytest() -> Result<PathBuf> {
                 "--disable-pip-version-check",
                 "install",
                 "pytest",
+                "pytest-xdist",
             ],
         )?;
     }

@@ -2,6 +2,7 @@
 //! client) shares, so each lives once. Sans-I/O like the rest of the core: callers read and
 //! write files and make requests; these functions decide.
 
+pub mod conflicts;
 pub mod errors;
 pub mod savetokens;
 pub mod scheduler;
