@@ -249,3 +249,28 @@ fn temp_file_names_never_match_the_default_sync_rules() {
         .collect();
     assert_eq!(entries, ["1-1-LT1.save"]);
 }
+
+#[test]
+fn the_folder_store_and_the_desktop_locations_pass_the_store_suite() {
+    use native_client::fs_store::FsMirror;
+    use sync_core::locations::Locations;
+    use sync_core::testing::store_suite;
+
+    let roots = std::cell::RefCell::new(Vec::new());
+    let fresh_root = || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        roots.borrow_mut().push(dir);
+        path
+    };
+    block_on(store_suite::run(|| async { store_in(&fresh_root()) })).expect("FsSaveStore conforms");
+    block_on(store_suite::run(|| async {
+        let root = fresh_root();
+        let mirrors = ["game/saves", "saves/sync"].map(|m| {
+            fs::create_dir_all(root.join(m)).expect("mirror");
+            FsMirror::new(root.join(m))
+        });
+        Locations::new(store_in(&root), mirrors.into())
+    }))
+    .expect("the desktop locations conform");
+}

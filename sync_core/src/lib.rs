@@ -28,6 +28,8 @@ pub mod rules;
 pub mod savemeta;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transport;
 
 pub use hash::ContentHash;

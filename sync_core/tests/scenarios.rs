@@ -395,3 +395,22 @@ fn a_waiting_conflict_shows_both_sides_with_metadata_and_screenshots() {
     futures::executor::block_on(previews(&mut b, &mut cache)).expect("again");
     assert_eq!(b.transport().requests.get(), 0);
 }
+
+#[test]
+fn the_simulator_store_passes_the_store_suite() {
+    futures::executor::block_on(sync_core::testing::store_suite::run(|| async {
+        sim::MemStore::default()
+    }))
+    .expect("MemStore conforms");
+}
+
+#[test]
+fn the_locations_wrapper_passes_the_store_suite() {
+    futures::executor::block_on(sync_core::testing::store_suite::run(|| async {
+        sync_core::locations::Locations::new(
+            sim::MemStore::default(),
+            vec![sim::MemMirror::default(), sim::MemMirror::default()],
+        )
+    }))
+    .expect("Locations conforms");
+}
