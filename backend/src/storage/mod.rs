@@ -5,11 +5,15 @@
 //! suite in `storage::conformance`.
 
 pub mod commit_plan;
+// Test kits (feature `testing`): the conformance suite and the in-memory stores never ship
+// in the server or the Lambda.
+#[cfg(feature = "testing")]
 pub mod conformance;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod files;
 pub mod ids;
+#[cfg(feature = "testing")]
 pub mod memory;
 #[cfg(feature = "aws")]
 pub mod s3;
