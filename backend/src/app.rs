@@ -1,92 +1,13 @@
-//! The one router of the API, served by the binary over TCP and (later) from AWS Lambda.
+//! The one router of the API, served by the binary over TCP and by AWS Lambda.
 
-use std::ops::Deref;
-use std::sync::Arc;
-
-use crate::api::hashing::HashingPool;
-use tokio::sync::Semaphore;
-
-/// Uploads streamed at once; more wait (loopback and disk are saturated well before this).
-const MAX_CONCURRENT_UPLOADS: usize = 32;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::api::accounts::{Accounts, EmbeddedAccounts};
-use crate::api::ratelimit::RateLimiter;
-use crate::api::tokens::Signer;
 use crate::api::{auth, blobs, devices, error, health, history, openapi, pairing, sync};
-use crate::config::ApiConfig;
-use crate::storage::{BlobStore, MetadataStore};
-
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<AppInner>);
-
-/// The shared parts of [`AppState`].
-pub struct AppInner {
-    pub meta: Arc<dyn MetadataStore>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub config: ApiConfig,
-    /// Passwords and access tokens: the API's own ([`EmbeddedAccounts`]) or a proxied
-    /// identity provider (Cognito on AWS).
-    pub accounts: Arc<dyn Accounts>,
-    /// Signs blob tickets (and the embedded accounts' access tokens).
-    pub signer: Signer,
-    /// Requests per user (bearer tokens and blob tickets).
-    pub user_limiter: RateLimiter,
-    /// Failed logins per username + IP.
-    pub login_limiter: RateLimiter,
-    /// Pairing claims per IP.
-    pub claim_limiter: RateLimiter,
-    /// Dedicated argon2 threads (bounds CPU and memory; ~19 MiB each).
-    pub hashing: HashingPool,
-    /// Blob uploads streamed at the same time.
-    pub uploads: Semaphore,
-}
-
-impl Deref for AppState {
-    type Target = AppInner;
-    fn deref(&self) -> &AppInner {
-        &self.0
-    }
-}
-
-impl AppState {
-    /// The API's own accounts; `secret` signs access tokens and blob tickets (see [`Signer`]).
-    pub fn new(
-        config: ApiConfig,
-        secret: &[u8],
-        meta: Arc<dyn MetadataStore>,
-        blobs: Arc<dyn BlobStore>,
-    ) -> Self {
-        Self::with_accounts(config, secret, meta, blobs, Arc::new(EmbeddedAccounts))
-    }
-
-    /// Like [`Self::new`] with other accounts (an identity provider the API proxies).
-    pub fn with_accounts(
-        config: ApiConfig,
-        secret: &[u8],
-        meta: Arc<dyn MetadataStore>,
-        blobs: Arc<dyn BlobStore>,
-        accounts: Arc<dyn Accounts>,
-    ) -> Self {
-        Self(Arc::new(AppInner {
-            meta,
-            blobs,
-            accounts,
-            signer: Signer::new(secret),
-            user_limiter: RateLimiter::new(config.rates.per_user),
-            login_limiter: RateLimiter::new(config.rates.failed_logins),
-            claim_limiter: RateLimiter::new(config.rates.pairing_claims),
-            hashing: HashingPool::new(2),
-            uploads: Semaphore::new(MAX_CONCURRENT_UPLOADS),
-            config,
-        }))
-    }
-}
+pub use crate::state::{AppInner, AppState};
 
 /// One entry of the route table: method, axum path and the handler registered for it.
 pub struct Route {

@@ -7,10 +7,10 @@ use sync_core::protocol::{Credentials, RefreshRequest, TokenResponse};
 
 use super::accounts::SignIn;
 use super::error::{ApiError, ApiResult};
+use super::expiry;
 use super::extract::{ApiJson, ClientIp};
 use super::ratelimit::retry_after_secs;
 use super::tokens::{random_token, secret_hash};
-use super::{expiry, now_millis};
 use crate::app::AppState;
 use crate::storage::{DeviceRecord, RefreshRecord, UserRecord};
 
@@ -81,7 +81,7 @@ pub async fn issue_tokens(
         .accounts
         .access_token(state, user, device, how)
         .await?;
-    let now = now_millis();
+    let now = state.now();
     let ttls = state.config.ttls;
     let refresh_token = random_token().map_err(ApiError::internal)?;
     state
@@ -132,7 +132,7 @@ pub async fn signup(
         .await?;
     let device = state
         .meta
-        .create_device(&user.user_id, &device_name, now_millis())
+        .create_device(&user.user_id, &device_name, state.now())
         .await?;
     let tokens = issue_tokens(&state, &user, &device, how).await?;
     Ok((StatusCode::CREATED, Json(tokens)))
@@ -166,7 +166,7 @@ pub async fn login(
     };
     let device = state
         .meta
-        .create_device(&user.user_id, &device_name, now_millis())
+        .create_device(&user.user_id, &device_name, state.now())
         .await?;
     Ok(Json(issue_tokens(&state, &user, &device, how).await?))
 }
@@ -196,7 +196,7 @@ pub async fn refresh(
         .meta
         .take_refresh_token(&secret_hash(&req.refresh_token))
         .await?
-        .filter(|r| r.expires_at > now_millis())
+        .filter(|r| r.expires_at > state.now())
         .ok_or_else(invalid_refresh)?;
     let device = state
         .meta

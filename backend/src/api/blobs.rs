@@ -15,7 +15,6 @@ use sync_core::{ContentHash, GameId};
 
 use super::error::{ApiError, ApiResult};
 use super::expiry;
-use super::now_millis;
 use super::tokens::{BlobTicket, TicketMethod, TokenError};
 use crate::app::AppState;
 use crate::storage::{ByteStream, Scope, StorageError};
@@ -109,7 +108,7 @@ fn open_ticket(
     let Path(raw) = path.map_err(|_| bad_signature())?;
     let ticket = state
         .signer
-        .verify_ticket(&raw, now_millis())
+        .verify_ticket(&raw, state.now())
         .map_err(|e| match e {
             TokenError::Expired => ApiError::new(
                 StatusCode::GONE,

@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 use sync_core::GameId;
 
 use super::error::ApiError;
-use super::now_millis;
 use super::ratelimit::retry_after_secs;
 use crate::app::AppState;
 use crate::storage::Scope;
@@ -142,7 +141,7 @@ impl FromRequestParts<AppState> for Authed {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .ok_or_else(|| ApiError::unauthorized("missing bearer access token"))?;
-        let now = now_millis();
+        let now = state.now();
         let owner = state.accounts.verify(state, token.trim(), now).await?;
         state.limit_user(&owner.user_id)?;
         let device = state

@@ -7,7 +7,6 @@ use sync_core::protocol::{HistoryResponse, RestoreRequest, RestoreResponse};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Authed, GamePath};
-use super::now_millis;
 use crate::app::AppState;
 
 /// The `path` query parameter, validated as a [`SavePath`].
@@ -48,7 +47,7 @@ pub async fn restore(
             &req.path,
             req.version,
             &auth.device_id,
-            now_millis(),
+            state.now(),
         )
         .await?
         .ok_or_else(|| {

@@ -15,18 +15,11 @@ pub mod ratelimit;
 pub mod sync;
 pub mod tokens;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sync_core::protocol::UnixMillis;
 
 pub use error::{ApiError, ApiResult};
-
-/// The server clock as Unix milliseconds (timestamps and expiries; never conflict detection).
-pub fn now_millis() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// `now + ttl` in Unix milliseconds.
 pub fn expiry(now: UnixMillis, ttl: Duration) -> UnixMillis {

@@ -9,10 +9,10 @@ use sync_core::protocol::{PairingClaim, PairingCode, TokenResponse};
 use super::accounts::SignIn;
 use super::auth::{issue_tokens, validate_device_name};
 use super::error::{ApiError, ApiResult};
+use super::expiry;
 use super::extract::{ApiJson, Authed, ClientIp};
 use super::ratelimit::retry_after_secs;
 use super::tokens::{PAIRING_CODE_LEN, new_pairing_code, normalize_pairing_code, secret_hash};
-use super::{expiry, now_millis};
 use crate::app::AppState;
 
 /// `POST /v1/pairing`: a fresh single-use code for the caller's account.
@@ -21,7 +21,7 @@ pub async fn create(
     auth: Authed,
 ) -> ApiResult<(StatusCode, Json<PairingCode>)> {
     let code = new_pairing_code().map_err(ApiError::internal)?;
-    let expires_at = expiry(now_millis(), state.config.ttls.pairing);
+    let expires_at = expiry(state.now(), state.config.ttls.pairing);
     state
         .meta
         .put_pairing_code(
@@ -53,7 +53,7 @@ pub async fn claim(
     if code.chars().count() != PAIRING_CODE_LEN {
         return Err(refused());
     }
-    let now = now_millis();
+    let now = state.now();
     let user_id = state
         .meta
         .claim_pairing_code(&secret_hash(&code), now)

@@ -13,7 +13,6 @@ use sync_core::protocol::{
 use super::blobs::{download_url, upload_target};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Authed, GamePath};
-use super::now_millis;
 use crate::app::AppState;
 use crate::storage::{Quota, Scope};
 
@@ -45,7 +44,7 @@ async fn entry_downloads<'a>(
     scope: &Scope,
     entries: impl IntoIterator<Item = &'a Entry>,
 ) -> ApiResult<BTreeMap<ContentHash, String>> {
-    let now = now_millis();
+    let now = state.now();
     let mut out = BTreeMap::new();
     for entry in entries.into_iter().filter(|e| !e.deleted) {
         if let btree_map::Entry::Vacant(slot) = out.entry(entry.sha256) {
@@ -70,7 +69,7 @@ pub async fn changes(
     let scope = auth.scope(&game);
     let (cursor, changes) = state.meta.changes_since(&scope, req.since).await?;
     let downloads = entry_downloads(&state, &scope, &changes).await?;
-    let now = now_millis();
+    let now = state.now();
     let mut uploads = Vec::with_capacity(req.uploads.len());
     for blob in &req.uploads {
         uploads.push(upload_target(&state, &scope, blob.sha256, blob.size, now).await?);
@@ -123,9 +122,9 @@ pub async fn commit(
     };
     let (cursor, mut results) = state
         .meta
-        .commit(&scope, &auth.device_id, &req.ops, quota, now_millis())
+        .commit(&scope, &auth.device_id, &req.ops, quota, state.now())
         .await?;
-    let now = now_millis();
+    let now = state.now();
     for outcome in &mut results {
         if let CommitOutcome::Conflict {
             current: Some(current),
@@ -158,7 +157,7 @@ pub async fn downloads(
 ) -> ApiResult<Json<DownloadResponse>> {
     check_batch(&state, req.sha256.len(), "hashes")?;
     let scope = auth.scope(&game);
-    let now = now_millis();
+    let now = state.now();
     let mut downloads = BTreeMap::new();
     for sha256 in req.sha256 {
         if downloads.contains_key(&sha256) {

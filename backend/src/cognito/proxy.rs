@@ -32,7 +32,7 @@ use super::{
 use crate::api::accounts::{AccessToken, Accounts, ProviderTokens, SignIn, TokenOwner};
 use crate::api::auth::{invalid_refresh, username_taken, validate_username};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::{expiry, now_millis};
+use crate::api::expiry;
 use crate::app::AppState;
 use crate::storage::{DeviceRecord, StorageError, UserRecord};
 
@@ -66,11 +66,7 @@ impl CognitoProxy {
         let marker = format!("{SUB_MARKER}{sub}");
         let existing = match state.meta.user_by_name(username).await? {
             Some(user) => user,
-            None => match state
-                .meta
-                .create_user(username, &marker, now_millis())
-                .await
-            {
+            None => match state.meta.create_user(username, &marker, state.now()).await {
                 Ok(user) => return Ok(user),
                 // A concurrent first sight created it: read it back.
                 Err(StorageError::AlreadyExists(_)) => state
@@ -100,7 +96,7 @@ impl CognitoProxy {
         device: &DeviceRecord,
         how: SignIn,
     ) -> ApiResult<ProviderTokens> {
-        let now = now_millis();
+        let now = state.now();
         match how {
             SignIn::Password(Some(tokens)) => {
                 if let Some(refresh) = &tokens.refresh_token {
@@ -172,7 +168,7 @@ impl CognitoProxy {
             claims.origin_jti.as_deref().unwrap_or(&claims.jti)
         );
         if let Some(binding) = self.sessions.binding(&session_key).await? {
-            return owner_of(binding, claims);
+            return owner_of(binding, claims, state.now());
         }
         let username = claims
             .username
@@ -181,7 +177,7 @@ impl CognitoProxy {
         let user = self.user_for(state, username, &claims.sub).await?;
         let device = state
             .meta
-            .create_device(&user.user_id, FIRST_SIGHT_DEVICE, now_millis())
+            .create_device(&user.user_id, FIRST_SIGHT_DEVICE, state.now())
             .await?;
         let binding = Binding {
             sub: claims.sub.clone(),
@@ -190,7 +186,7 @@ impl CognitoProxy {
             valid_until: None,
         };
         if self.sessions.bind_new(&session_key, &binding).await? {
-            return owner_of(binding, claims);
+            return owner_of(binding, claims, state.now());
         }
         // A concurrent first request of this session won: use its device.
         state
@@ -202,20 +198,17 @@ impl CognitoProxy {
             .binding(&session_key)
             .await?
             .ok_or_else(|| ApiError::internal("session binding vanished"))?;
-        owner_of(winner, claims)
+        owner_of(winner, claims, state.now())
     }
 }
 
-fn owner_of(binding: Binding, claims: &AccessClaims) -> ApiResult<TokenOwner> {
+fn owner_of(binding: Binding, claims: &AccessClaims, now: UnixMillis) -> ApiResult<TokenOwner> {
     if binding.sub != claims.sub {
         return Err(ApiError::unauthorized(
             "access token refused: it was bound to another user",
         ));
     }
-    if binding
-        .valid_until
-        .is_some_and(|until| until <= now_millis())
-    {
+    if binding.valid_until.is_some_and(|until| until <= now) {
         return Err(ApiError::unauthorized(
             "access token refused: the token has expired",
         ));
@@ -293,7 +286,7 @@ impl Accounts for CognitoProxy {
         };
         let claims = self
             .verifier
-            .verify(&tokens.access_token, seconds(now_millis()))
+            .verify(&tokens.access_token, seconds(state.now()))
             .await
             .map_err(|e| ApiError::internal(format!("Cognito's own token refused: {e}")))?;
         // The pool's spelling of the name (it may ignore case).
@@ -312,7 +305,7 @@ impl Accounts for CognitoProxy {
         let tokens = self.cognito_tokens(state, user, device, how).await?;
         let claims = self
             .verifier
-            .verify(&tokens.access_token, seconds(now_millis()))
+            .verify(&tokens.access_token, seconds(state.now()))
             .await
             .map_err(|e| ApiError::internal(format!("Cognito's own token refused: {e}")))?;
         if user.password_hash != format!("{SUB_MARKER}{}", claims.sub) {
@@ -327,7 +320,7 @@ impl Accounts for CognitoProxy {
             sub: claims.sub,
             user_id: user.user_id.clone(),
             device_id: device.device_id.clone(),
-            valid_until: Some(expiry(now_millis(), Duration::from_secs(expires_in))),
+            valid_until: Some(expiry(state.now(), Duration::from_secs(expires_in))),
         };
         // Kept an hour past the token's expiry; the verifier refuses it by then anyway.
         self.sessions
@@ -354,7 +347,7 @@ impl Accounts for CognitoProxy {
                 other => ApiError::unauthorized(format!("access token refused: {other}")),
             })?;
         match self.sessions.binding(&claims.jti).await? {
-            Some(binding) => owner_of(binding, &claims),
+            Some(binding) => owner_of(binding, &claims, now),
             None => self.first_sight(state, &claims).await,
         }
     }

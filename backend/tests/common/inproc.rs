@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use backend::api::accounts::EmbeddedAccounts;
 use backend::app::{AppState, app};
+use backend::clock::{Clock, SystemClock};
 use backend::config::ApiConfig;
 use backend::server::serve;
 use backend::storage::memory::{MemoryBlobStore, MemoryMetadataStore};
@@ -19,6 +21,15 @@ pub struct InProcess {
 
 impl InProcess {
     pub fn start() -> Self {
+        Self::start_with(|_| {}, Arc::new(SystemClock))
+    }
+
+    /// With settings changed by `configure` and time from `clock` (a test moves a
+    /// `ManualClock` instead of sleeping).
+    pub fn start_with(
+        configure: impl FnOnce(&mut ApiConfig) + Send + 'static,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let meta = Arc::new(MemoryMetadataStore::new());
         let blobs = Arc::new(MemoryBlobStore::new());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -36,7 +47,16 @@ impl InProcess {
                     .expect("bind loopback");
                 let addr = listener.local_addr().expect("local addr");
                 let base = format!("http://{addr}");
-                let state = AppState::new(ApiConfig::new(&base), &[7u8; 32], m, b);
+                let mut config = ApiConfig::new(&base);
+                configure(&mut config);
+                let state = AppState::with_parts(
+                    config,
+                    &[7u8; 32],
+                    m,
+                    b,
+                    Arc::new(EmbeddedAccounts),
+                    clock,
+                );
                 ready_tx.send(base).expect("report address");
                 serve(listener, app(state), async {
                     let _ = stopped.await;

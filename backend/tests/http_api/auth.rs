@@ -1,9 +1,14 @@
 //! Accounts, sessions and devices.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use backend::clock::ManualClock;
 use serde_json::json;
 use sync_core::protocol::{DevicesResponse, TokenResponse};
 
 use crate::common::Server;
+use crate::common::inproc::InProcess;
 
 #[test]
 fn signup_login_refresh_logout() {
@@ -113,11 +118,16 @@ fn signup_validates_username_password_and_device_name() {
 
 #[test]
 fn access_tokens_expire() {
-    let server = Server::start(&["--access-ttl-secs", "1"]);
+    let clock = Arc::new(ManualClock::new());
+    let server = InProcess::start_with(
+        |c| c.ttls.access = Duration::from_secs(60),
+        Arc::clone(&clock) as _,
+    );
     let (alice, tokens) = server.client().signup("alice");
-    assert_eq!(tokens.expires_in, 1);
+    assert_eq!(tokens.expires_in, 60);
+    clock.advance(Duration::from_secs(59));
     alice.get("/v1/devices").expect_status(200);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    clock.advance(Duration::from_secs(2));
     alice.get("/v1/devices").expect_error(401, "unauthorized");
 }
 

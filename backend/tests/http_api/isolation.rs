@@ -2,10 +2,15 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backend::clock::ManualClock;
 use serde_json::{Value, json};
 use sync_core::ContentHash;
 use sync_core::protocol::{ChangesRequest, ChangesResponse, DownloadResponse, HistoryResponse};
 
+use crate::common::inproc::InProcess;
 use crate::common::{Server, on_aws, put_op};
 use crate::skip_on_aws;
 
@@ -109,13 +114,21 @@ fn tickets_are_bound_to_their_game_method_and_lifetime() {
     alice
         .get("/v1/blobs/not-a-ticket")
         .expect_error(403, "bad_signature");
+}
 
-    // Upload URLs expire.
+#[test]
+fn upload_urls_expire() {
+    let clock = Arc::new(ManualClock::new());
+    let server = InProcess::start_with(
+        |c| c.ttls.upload_url = Duration::from_secs(300),
+        Arc::clone(&clock) as _,
+    );
+    let (alice, _) = server.client().signup("alice");
     let late = alice
         .upload_target("game-a", b"late bytes")
         .url
         .expect("upload URL");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    clock.advance(Duration::from_secs(301));
     alice
         .put_bytes(&late, b"late bytes")
         .expect_error(410, "expired");

@@ -1,8 +1,13 @@
 //! Pairing a new device with a short code.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use backend::clock::ManualClock;
 use serde_json::json;
 use sync_core::protocol::{PairingCode, TokenResponse};
 
+use crate::common::inproc::InProcess;
 use crate::common::{Client, Server};
 
 fn new_code(client: &Client) -> PairingCode {
@@ -53,11 +58,15 @@ fn a_code_signs_in_one_new_device_once() {
 
 #[test]
 fn an_expired_code_is_refused() {
-    let server = Server::start(&["--pairing-ttl-secs", "1"]);
+    let clock = Arc::new(ManualClock::new());
+    let server = InProcess::start_with(
+        |c| c.ttls.pairing = Duration::from_secs(600),
+        Arc::clone(&clock) as _,
+    );
     let anon = server.client();
     let (alice, _) = anon.signup("alice");
     let code = new_code(&alice);
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    clock.advance(Duration::from_secs(601));
     anon.post(
         "/v1/pairing/claim",
         &json!({"code": code.code, "device_name": "late"}),

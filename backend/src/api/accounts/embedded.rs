@@ -9,8 +9,8 @@ use sync_core::protocol::UnixMillis;
 use super::{AccessToken, Accounts, SignIn, TokenOwner};
 use crate::api::auth::username_taken;
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::expiry;
 use crate::api::tokens::{AccessClaims, random_bytes};
-use crate::api::{expiry, now_millis};
 use crate::app::AppState;
 use crate::storage::{DeviceRecord, StorageError, UserRecord};
 
@@ -71,7 +71,7 @@ impl Accounts for EmbeddedAccounts {
         password: String,
     ) -> ApiResult<(UserRecord, SignIn)> {
         let phc = hash_password(state, password).await?;
-        let user = match state.meta.create_user(username, &phc, now_millis()).await {
+        let user = match state.meta.create_user(username, &phc, state.now()).await {
             Err(StorageError::AlreadyExists(_)) => return Err(username_taken()),
             other => other?,
         };
@@ -111,7 +111,7 @@ impl Accounts for EmbeddedAccounts {
         let token = state.signer.sign_access(&AccessClaims {
             uid: user.user_id.clone(),
             did: device.device_id.clone(),
-            exp: expiry(now_millis(), ttl),
+            exp: expiry(state.now(), ttl),
         });
         Ok(AccessToken {
             token,
