@@ -266,6 +266,9 @@ fn two_devices_sync_edit_delete_conflict_and_lose_nothing() {
     );
     let err = b.json(&["sync"], 1);
     assert_eq!(err["error"]["code"], "not_signed_in");
+    // Scripts (the Ren'Py fallback client) branch on class and transient, not on codes.
+    assert_eq!(err["error"]["class"], "auth");
+    assert_eq!(err["error"]["transient"], false);
 }
 
 /// The refresh token in a device's profile.
@@ -343,6 +346,7 @@ fn usage_errors_are_one_line_or_a_json_error() {
     ]);
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["error"]["code"], "usage");
+    assert_eq!(run.json()["error"]["class"], "settings");
     let message = run.json()["error"]["message"].as_str().map(str::to_owned);
     assert!(
         message.is_some_and(|m| m.contains("nope")),

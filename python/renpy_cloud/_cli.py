@@ -24,9 +24,6 @@ import renpy_cloud as _pkg
 from ._types import POLICIES, Conflict
 
 _GAME_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}$")
-_NETWORK = {"offline", "timeout", "server_error", "corrupt"}
-_AUTH = {"unauthorized", "not_signed_in", "invalid_credentials"}
-_LOCAL = {"local_io", "profile", "not_found", "sync_state", "changed_locally", "internal"}
 EXIT_CONFLICTS_WAITING = 3
 FIRST_RETRY = 1.0
 MAX_RESULTS = 32
@@ -35,20 +32,19 @@ WATCH_EVERY = 2.0
 MIN_GAP = 5.0
 
 
-def _error(code: str, message: str, transient: Optional[bool] = None) -> Exception:
-    if code in ("usage", "bad_setting", "bad_argument"):
-        cls = _pkg.SettingsError
-    elif code in _AUTH:
-        cls = _pkg.AuthError
-    elif code in _NETWORK:
-        cls = _pkg.NetworkError
-    elif code in _LOCAL:
-        cls = _pkg.LocalError
-    else:
-        cls = _pkg.ServerError
+def _error(code: str, message: str, klass: str = "local", transient: bool = False) -> Exception:
+    """The exception for an error of the program's vocabulary: ``class`` and ``transient``
+    come from its ``--json`` error body (sync_core's ClientError), so this file keeps no
+    table of codes."""
+    cls = {
+        "settings": _pkg.SettingsError,
+        "auth": _pkg.AuthError,
+        "network": _pkg.NetworkError,
+        "server": _pkg.ServerError,
+    }.get(klass, _pkg.LocalError)
     err = cls(message)
     err.code = code
-    err.transient = (code in _NETWORK) if transient is None else transient
+    err.transient = bool(transient)
     return err
 
 
@@ -70,7 +66,7 @@ def _error_info(e: Exception) -> Dict[str, Any]:
 
 
 def _settings_error(setting: str, message: str) -> Exception:
-    return _error("bad_setting", "{}: {}".format(setting, message))
+    return _error("bad_setting", "{}: {}".format(setting, message), "settings")
 
 
 class CliClient:
@@ -173,19 +169,24 @@ class CliClient:
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
             )
         except subprocess.TimeoutExpired:
-            raise _error("timeout", "renpy-cloud did not finish within {:.0f} s".format(budget))
+            raise _error("timeout", "renpy-cloud did not finish within {:.0f} s".format(budget), "network", True)
         except OSError as e:
-            raise _error("internal", "cannot run {}: {}".format(self.cli, e), transient=False)
+            raise _error("internal", "cannot run {}: {}".format(self.cli, e))
         try:
             answer = json.loads(done.stdout.decode("utf-8") or "null")
         except ValueError:
             answer = None
         if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
             err = answer["error"]
-            raise _error(str(err.get("code", "internal")), str(err.get("message", "")))
+            raise _error(
+                str(err.get("code", "internal")),
+                str(err.get("message", "")),
+                str(err.get("class", "local")),
+                bool(err.get("transient", False)),
+            )
         if done.returncode not in (0, EXIT_CONFLICTS_WAITING) or answer is None:
             tail = done.stderr.decode("utf-8", "replace").strip()[-500:]
-            raise _error("internal", "renpy-cloud failed ({}): {}".format(done.returncode, tail), transient=False)
+            raise _error("internal", "renpy-cloud failed ({}): {}".format(done.returncode, tail))
         return answer
 
     def _game_args(self) -> List[str]:
@@ -429,7 +430,7 @@ class CliClient:
 
     def resolve(self, path: str, keep: str) -> None:
         if keep not in ("local", "remote", "both"):
-            raise _error("bad_argument", "keep: expected local, remote or both, got {!r}".format(keep))
+            raise _error("bad_argument", "keep: expected local, remote or both, got {!r}".format(keep), "settings")
         self._run(["resolve"] + self._game_args() + [path, "--keep", keep], self._short())
         self._wake.set()
 

@@ -1,6 +1,7 @@
 //! signup, login, pair, devices, logout.
 
 use serde_json::json;
+use sync_core::client::errors::ErrorClass;
 use sync_core::protocol::{Credentials, PairingClaim};
 use sync_core::transport::{TransportError, TransportErrorKind};
 
@@ -78,7 +79,8 @@ pub fn devices(ctx: &Context) -> Result<Outcome, CliError> {
             format!("{}  {}{this}{seen}", d.device_id, d.name)
         })
         .collect();
-    let json = serde_json::to_value(&list).map_err(|e| CliError::new("internal", e.to_string()))?;
+    let json = serde_json::to_value(&list)
+        .map_err(|e| CliError::new(ErrorClass::Local, "internal", e.to_string()))?;
     Ok(Outcome::new(json, human))
 }
 
@@ -95,14 +97,12 @@ pub fn logout(ctx: &Context) -> Result<Outcome, CliError> {
     // Forget the tokens either way: the player asked to be signed out of this device.
     ctx.profile.set_session(&ctx.server, None)?;
     result.map_err(|e| {
-        let e = CliError::from(e);
-        CliError::new(
-            &e.code,
-            format!(
-                "signed out locally, but the server did not confirm: {}",
-                e.message
-            ),
-        )
+        let CliError(mut e) = CliError::from(e);
+        e.message = format!(
+            "signed out locally, but the server did not confirm: {}",
+            e.message
+        );
+        CliError(e)
     })?;
     Ok(Outcome::new(
         json!({"signed_out": true, "server": ctx.server}),
@@ -113,7 +113,9 @@ pub fn logout(ctx: &Context) -> Result<Outcome, CliError> {
 /// A refused sign-in is not an expired session: say just what the server said.
 fn sign_in_error(e: TransportError) -> CliError {
     match e.kind {
-        TransportErrorKind::Unauthorized => CliError::new("unauthorized", e.message),
+        TransportErrorKind::Unauthorized => {
+            CliError::new(ErrorClass::Auth, "unauthorized", e.message)
+        }
         _ => e.into(),
     }
 }

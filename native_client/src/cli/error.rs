@@ -8,40 +8,44 @@ use sync_core::transport::TransportError;
 use crate::http::BadServerUrl;
 use crate::profile::ProfileError;
 
-/// Why a command failed. `code` is for scripts (`--json`), `message` for people.
+/// Why a command failed: the shared client vocabulary (`sync_core::client::errors`).
+/// `code`, `class` and `transient` are for scripts (`--json`; the Ren'Py fallback client
+/// reads them), `message` for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct CliError {
-    pub code: String,
-    pub message: String,
-}
+#[error("{}", .0.message)]
+pub struct CliError(pub ClientError);
 
 impl CliError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            message: one_line(&message.into()),
-        }
+    pub fn new(class: ErrorClass, code: &str, message: impl Into<String>) -> Self {
+        Self(ClientError::new(class, code, message))
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::new("usage", message)
+        Self::new(ErrorClass::Settings, "usage", message)
     }
-}
 
-/// Messages go on one line: scripts read stderr line by line.
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
+    pub fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The `{"error": {...}}` body `--json` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.0 })
+    }
 }
 
 /// The shared client vocabulary, plus what to type when signed out.
 impl From<ClientError> for CliError {
-    fn from(e: ClientError) -> Self {
-        let mut message = e.message;
+    fn from(mut e: ClientError) -> Self {
         if e.class == ErrorClass::Auth && e.code != "invalid_credentials" {
-            message.push_str("; run `renpy-cloud login` or `pair --code`");
+            e.message
+                .push_str("; run `renpy-cloud login` or `pair --code`");
         }
-        Self::new(&e.code, message)
+        Self(e)
     }
 }
 
@@ -65,7 +69,7 @@ impl From<SyncError> for CliError {
 
 impl From<ProfileError> for CliError {
     fn from(e: ProfileError) -> Self {
-        Self::new("profile", e.to_string())
+        Self::new(ErrorClass::Local, "profile", e.to_string())
     }
 }
 

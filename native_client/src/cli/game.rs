@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use futures::executor::block_on;
 use serde_json::json;
+use sync_core::client::errors::ErrorClass;
 use sync_core::engine::{EngineConfig, SyncEngine, SyncReport};
 use sync_core::policy::{ConflictPolicy, Resolution};
 use sync_core::rules::SyncRules;
@@ -245,8 +246,8 @@ fn open_engine(
         missing,
     )
     .map_err(|e| match e {
-        OpenError::MissingFolder(_) => CliError::new("not_found", e.to_string()),
-        OpenError::Create(_) => CliError::new("local_io", e.to_string()),
+        OpenError::MissingFolder(_) => CliError::new(ErrorClass::Local, "not_found", e.to_string()),
+        OpenError::Create(_) => CliError::new(ErrorClass::Local, "local_io", e.to_string()),
     })?;
     let mut config = EngineConfig::new(game);
     config.rules = rules;
@@ -261,5 +262,6 @@ fn save_path(file: &str) -> Result<SavePath, CliError> {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, CliError> {
-    serde_json::to_value(value).map_err(|e| CliError::new("internal", e.to_string()))
+    serde_json::to_value(value)
+        .map_err(|e| CliError::new(ErrorClass::Local, "internal", e.to_string()))
 }

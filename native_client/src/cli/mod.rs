@@ -17,6 +17,8 @@ use clap::error::ErrorKind;
 pub use args::{Cli, Command, Keep};
 pub use error::CliError;
 
+use sync_core::client::errors::ErrorClass;
+
 use crate::http::{HttpTransport, Timeouts};
 use crate::profile::{Profile, normalize_server};
 
@@ -80,10 +82,9 @@ pub fn main() -> ExitCode {
 
 fn report_error(e: &CliError, json: bool) -> ExitCode {
     if json {
-        let body = serde_json::json!({"error": {"code": e.code, "message": e.message}});
-        println!("{body}");
+        println!("{}", e.to_json());
     } else {
-        eprintln!("error: {}", e.message);
+        eprintln!("error: {}", e.message());
     }
     ExitCode::FAILURE
 }
@@ -117,6 +118,7 @@ impl Context {
         let transport = self.transport()?;
         if transport.session().is_none() {
             return Err(CliError::new(
+                ErrorClass::Auth,
                 "not_signed_in",
                 format!(
                     "not signed in to {}; run `renpy-cloud --server {} login` or `pair --code`",
