@@ -6,6 +6,8 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use sync_core::routes;
+
 use crate::api::{auth, blobs, devices, error, health, history, openapi, pairing, sync};
 pub use crate::state::{AppInner, AppState};
 
@@ -21,97 +23,97 @@ pub struct Route {
 pub static ROUTES: &[Route] = &[
     Route {
         method: Method::GET,
-        path: "/v1/health",
+        path: routes::HEALTH,
         handler: |m| on(m, health::health),
     },
     Route {
         method: Method::GET,
-        path: "/v1/openapi.json",
+        path: routes::OPENAPI,
         handler: |m| on(m, openapi::document),
     },
     Route {
         method: Method::POST,
-        path: "/v1/auth/signup",
+        path: routes::SIGNUP,
         handler: |m| on(m, auth::signup),
     },
     Route {
         method: Method::POST,
-        path: "/v1/auth/login",
+        path: routes::LOGIN,
         handler: |m| on(m, auth::login),
     },
     Route {
         method: Method::POST,
-        path: "/v1/auth/refresh",
+        path: routes::REFRESH,
         handler: |m| on(m, auth::refresh),
     },
     Route {
         method: Method::POST,
-        path: "/v1/auth/logout",
+        path: routes::LOGOUT,
         handler: |m| on(m, auth::logout),
     },
     Route {
         method: Method::GET,
-        path: "/v1/devices",
+        path: routes::DEVICES,
         handler: |m| on(m, devices::list),
     },
     Route {
         method: Method::DELETE,
-        path: "/v1/devices/{device_id}",
+        path: routes::DEVICE,
         handler: |m| on(m, devices::delete),
     },
     Route {
         method: Method::PUT,
-        path: "/v1/device-keys",
+        path: routes::DEVICE_KEYS,
         handler: |m| on(m, devices::put_keys),
     },
     Route {
         method: Method::POST,
-        path: "/v1/pairing",
+        path: routes::PAIRING,
         handler: |m| on(m, pairing::create),
     },
     Route {
         method: Method::POST,
-        path: "/v1/pairing/claim",
+        path: routes::PAIRING_CLAIM,
         handler: |m| on(m, pairing::claim),
     },
     Route {
         method: Method::POST,
-        path: "/v1/games/{game}/changes",
+        path: routes::CHANGES,
         handler: |m| on(m, sync::changes),
     },
     Route {
         method: Method::POST,
-        path: "/v1/games/{game}/commit",
+        path: routes::COMMIT,
         handler: |m| on(m, sync::commit),
     },
     Route {
         method: Method::GET,
-        path: "/v1/games/{game}/manifest",
+        path: routes::MANIFEST,
         handler: |m| on(m, sync::manifest),
     },
     Route {
         method: Method::POST,
-        path: "/v1/games/{game}/downloads",
+        path: routes::DOWNLOADS,
         handler: |m| on(m, sync::downloads),
     },
     Route {
         method: Method::GET,
-        path: "/v1/games/{game}/history",
+        path: routes::HISTORY,
         handler: |m| on(m, history::history),
     },
     Route {
         method: Method::POST,
-        path: "/v1/games/{game}/restore",
+        path: routes::RESTORE,
         handler: |m| on(m, history::restore),
     },
     Route {
         method: Method::PUT,
-        path: "/v1/blobs/{ticket}",
+        path: routes::BLOB,
         handler: |m| on(m, blobs::upload),
     },
     Route {
         method: Method::GET,
-        path: "/v1/blobs/{ticket}",
+        path: routes::BLOB,
         handler: |m| on(m, blobs::download),
     },
 ];

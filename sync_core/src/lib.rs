@@ -7,7 +7,8 @@
 //! - [`rules`]: which files of a save folder sync (Ren'Py defaults plus game globs).
 //! - [`savemeta`]: reading a Ren'Py `.save` zip's `json` metadata and screenshot.
 //! - [`hash`]: SHA-256 content hashes.
-//! - [`protocol`]: the wire types shared by clients and the backend (`/v1` API).
+//! - [`protocol`]: the wire types shared by clients and the backend (`/v1` API); [`routes`]:
+//!   its paths.
 //! - [`ledger`]: the server-side rule for a conditional commit, shared by every backend.
 //! - [`locations`]: Ren'Py's several save locations, kept in step with the synced folder.
 //! - [`planner`] and [`policy`]: the three-way sync planner and conflict policies.
@@ -24,6 +25,7 @@ pub mod path;
 pub mod planner;
 pub mod policy;
 pub mod protocol;
+pub mod routes;
 pub mod rules;
 pub mod savemeta;
 pub mod state;

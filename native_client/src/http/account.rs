@@ -4,6 +4,7 @@ use sync_core::protocol::{
     Credentials, DeviceKeys, DevicesResponse, PairingClaim, PairingCode, RefreshRequest,
     TokenResponse,
 };
+use sync_core::routes;
 use sync_core::transport::{TransportError, TransportErrorKind};
 
 use super::HttpTransport;
@@ -13,29 +14,29 @@ use crate::session::Session;
 impl HttpTransport {
     /// `POST /v1/auth/signup`: creates the account and signs this device in.
     pub fn signup(&self, credentials: &Credentials) -> Result<Session, TransportError> {
-        self.sign_in_with("/v1/auth/signup", credentials)
+        self.sign_in_with(routes::SIGNUP, credentials)
     }
 
     /// `POST /v1/auth/login`: signs this device in.
     pub fn login(&self, credentials: &Credentials) -> Result<Session, TransportError> {
-        self.sign_in_with("/v1/auth/login", credentials)
+        self.sign_in_with(routes::LOGIN, credentials)
     }
 
     /// `POST /v1/pairing/claim`: signs this device in with a code from a signed-in one.
     pub fn claim_pairing_code(&self, claim: &PairingClaim) -> Result<Session, TransportError> {
-        self.sign_in_with("/v1/pairing/claim", claim)
+        self.sign_in_with(routes::PAIRING_CLAIM, claim)
     }
 
     /// `POST /v1/pairing`: a single-use code for signing in another device.
     pub fn create_pairing_code(&self) -> Result<PairingCode, TransportError> {
         self.require_session()?;
-        self.json::<(), _>("POST", "/v1/pairing", None, true)
+        self.json::<(), _>("POST", routes::PAIRING, None, true)
     }
 
     /// `GET /v1/devices`: the signed-in user's devices.
     pub fn devices(&self) -> Result<DevicesResponse, TransportError> {
         self.require_session()?;
-        self.json::<(), _>("GET", "/v1/devices", None, true)
+        self.json::<(), _>("GET", routes::DEVICES, None, true)
     }
 
     /// `PUT /v1/device-keys`: replaces this device's published Ren'Py save-token verifying
@@ -44,7 +45,7 @@ impl HttpTransport {
         self.require_session()?;
         let call = super::Call {
             method: "PUT",
-            url: self.resolve_url("/v1/device-keys"),
+            url: self.resolve_url(routes::DEVICE_KEYS),
             headers: vec![("content-type".into(), "application/json".into())],
             body: Some(
                 &serde_json::to_vec(keys)
@@ -75,7 +76,7 @@ impl HttpTransport {
         // Sent once, without a refresh: a refresh would rotate the token we are revoking.
         let call = super::Call {
             method: "POST",
-            url: self.resolve_url("/v1/auth/logout"),
+            url: self.resolve_url(routes::LOGOUT),
             headers: vec![("content-type".into(), "application/json".into())],
             body: Some(&body),
             auth: true,
@@ -117,7 +118,7 @@ impl HttpTransport {
         let body = RefreshRequest {
             refresh_token: current.refresh_token,
         };
-        let url = self.resolve_url("/v1/auth/refresh");
+        let url = self.resolve_url(routes::REFRESH);
         let bytes = serde_json::to_vec(&body)
             .map_err(|e| TransportError::new(TransportErrorKind::Corrupt, e.to_string()))?;
         let call = super::Call {

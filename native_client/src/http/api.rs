@@ -4,6 +4,7 @@ use sync_core::protocol::{
     ChangesRequest, ChangesResponse, CommitOutcome, CommitRequest, CommitResponse, DownloadRequest,
     DownloadResponse, HistoryResponse, RestoreRequest, RestoreResponse, UploadTarget,
 };
+use sync_core::routes;
 use sync_core::transport::{Transport, TransportError, TransportErrorKind};
 use sync_core::{ContentHash, GameId, SavePath};
 
@@ -16,7 +17,7 @@ impl Transport for HttpTransport {
         game: &GameId,
         req: &ChangesRequest,
     ) -> Result<ChangesResponse, TransportError> {
-        let path = format!("/v1/games/{game}/changes");
+        let path = routes::for_game(routes::CHANGES, game);
         let answer: ChangesResponse = self.json("POST", &path, Some(req), true)?;
         self.remember_downloads(&answer.downloads);
         Ok(answer)
@@ -63,7 +64,7 @@ impl Transport for HttpTransport {
         game: &GameId,
         req: &CommitRequest,
     ) -> Result<CommitResponse, TransportError> {
-        let path = format!("/v1/games/{game}/commit");
+        let path = routes::for_game(routes::COMMIT, game);
         let answer: CommitResponse = self.json("POST", &path, Some(req), true)?;
         for outcome in &answer.results {
             if let CommitOutcome::Conflict {
@@ -112,7 +113,7 @@ impl Transport for HttpTransport {
         game: &GameId,
         req: &DownloadRequest,
     ) -> Result<DownloadResponse, TransportError> {
-        let path = format!("/v1/games/{game}/downloads");
+        let path = routes::for_game(routes::DOWNLOADS, game);
         let answer: DownloadResponse = self.json("POST", &path, Some(req), true)?;
         self.remember_downloads(&answer.downloads);
         Ok(answer)
@@ -124,7 +125,8 @@ impl Transport for HttpTransport {
         path: &SavePath,
     ) -> Result<HistoryResponse, TransportError> {
         let url = format!(
-            "/v1/games/{game}/history?path={}",
+            "{}?path={}",
+            routes::for_game(routes::HISTORY, game),
             percent_encode(path.as_str())
         );
         self.json::<(), _>("GET", &url, None, true)
@@ -135,7 +137,7 @@ impl Transport for HttpTransport {
         game: &GameId,
         req: &RestoreRequest,
     ) -> Result<RestoreResponse, TransportError> {
-        let path = format!("/v1/games/{game}/restore");
+        let path = routes::for_game(routes::RESTORE, game);
         self.json("POST", &path, Some(req), true)
     }
 }

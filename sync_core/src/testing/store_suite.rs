@@ -58,7 +58,10 @@ async fn writes_read_back_and_list<S: SaveStore>(s: &S) -> Result<(), Failure> {
     let listed = s.list().await.map_err(|e| e.to_string())?;
     // Ren'Py's `sync/` location may live inside the folder (a mirror); nothing else may
     // appear.
-    let own: Vec<_> = listed.iter().filter(|f| !f.path.as_str().starts_with("sync/")).collect();
+    let own: Vec<_> = listed
+        .iter()
+        .filter(|f| !f.path.as_str().starts_with("sync/"))
+        .collect();
     ensure!(
         own.len() == 1 && own[0].path == p && own[0].size == 6,
         "list after one write: {listed:?}"
