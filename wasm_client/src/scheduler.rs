@@ -8,10 +8,18 @@ use wasm_bindgen::prelude::*;
 
 use crate::js;
 
-/// Milliseconds from JS (`performance.now()`, or `Infinity` for "never"); negative and NaN
-/// become 0, `Infinity` the largest time (the scheduler's additions saturate).
+/// Whole milliseconds of a moment something happened (`performance.now()` has fractions),
+/// rounded up, while [`poll`](SyncScheduler::poll) rounds "now" down: a wait the core
+/// computes from an event (the 5 s between two syncs) then lasts at least that long in
+/// real time, not up to 1 ms less. Negative and NaN become 0; `Infinity` (also for the
+/// options: "never") the largest time, where the scheduler's additions saturate.
 fn millis(ms: f64) -> Millis {
-    ms as Millis
+    ms.ceil() as Millis
+}
+
+/// "Now" for [`SyncScheduler::poll`], rounded down (see [`millis`]).
+fn millis_now(ms: f64) -> Millis {
+    ms.floor() as Millis
 }
 
 /// When to sync, for one client.
@@ -100,7 +108,7 @@ impl SyncScheduler {
     /// `{running: true}` (wait for the running sync).
     pub fn poll(&self, now: f64) -> JsValue {
         let out = js_sys::Object::new();
-        match self.inner.poll(millis(now)) {
+        match self.inner.poll(millis_now(now)) {
             Next::SyncNow => js::set(&out, "sync", &JsValue::TRUE),
             Next::WaitUntil(t) => js::set(&out, "waitUntil", &JsValue::from_f64(t as f64)),
             Next::Running => js::set(&out, "running", &JsValue::TRUE),

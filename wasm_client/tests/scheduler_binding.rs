@@ -52,6 +52,17 @@ fn saves_are_debounced_and_kept_apart_by_the_given_gap() {
 }
 
 #[wasm_bindgen_test]
+fn a_wait_is_never_shorter_in_real_time_than_the_core_computed() {
+    let mut s = SyncScheduler::new(JsValue::UNDEFINED, 0.0);
+    s.started(1000.4);
+    s.finished_ok(1200.0);
+    s.saved(1300.0);
+    // 5 s after a start at 1000.4 ms is 6000.4 ms, not 6000 ms.
+    assert_eq!(field(&s.poll(6000.2), "waitUntil").as_f64(), Some(6001.0));
+    assert_eq!(field(&s.poll(6001.0), "sync"), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
 fn infinity_turns_the_periodic_sync_off() {
     let mut s = SyncScheduler::new(options(&[("intervalMs", f64::INFINITY)]), 0.0);
     s.started(0.0);
