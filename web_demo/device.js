@@ -3,10 +3,12 @@
 //
 // The game side does what Ren'Py does: writes `<page>-<slot>-LT1.save` zips (save.new then
 // rename) and the `persistent` file under /home/web_user/.renpy/<save_directory>/, then
-// calls FS.syncfs(false). Everything cloud-related is the public RenpyCloud API.
+// calls FS.syncfs(false). Everything cloud-related is the public RenpyCloud API, and what a
+// save says (name, play time, screenshot) is read by the client's core (RenpyCloud.readSave,
+// RenpyCloud.conflictPreviews), not parsed here.
 
 import { RenpyCloud } from "./renpy-cloud/renpy-cloud.js";
-import { buildSave, readSave, zlibCompress, zlibDecompress } from "./savefile.js";
+import { buildSave, zlibCompress, zlibDecompress } from "./savefile.js";
 
 const GAME_ID = "renpy-cloud-demo";
 const SAVE_DIRECTORY = "RenpyCloudDemo-1700000000";
@@ -144,20 +146,43 @@ $("ending").addEventListener("click", async () => {
 let shownUrls = [];
 let rendering = Promise.resolve();
 
-/** Every save in the save directory: {file -> {meta, screenshotUrl, mtime}}. */
+/** A blob: URL for PNG bytes (revoked when the slots are drawn again), or null. */
+function pngUrl(png) {
+  if (!png) return null;
+  const url = URL.createObjectURL(new Blob([png], { type: "image/png" }));
+  shownUrls.push(url);
+  return url;
+}
+
+/** What the core reads from a save's bytes, as the cards show it. */
+function describe(meta, png) {
+  return {
+    name: meta.save_name,
+    runtime: meta.game_runtime,
+    device: meta.extra && meta.extra.device, // the demo's config.save_json_callbacks key
+    ctime: meta.ctime,
+    screenshotUrl: pngUrl(png),
+  };
+}
+
+/** A save of the game, read by the client's core; null when there is none. */
+async function readLocal(file) {
+  const path = `${SAVE_ROOT}/${file}`;
+  if (!exists(path)) return null;
+  try {
+    const { meta, screenshot } = await RenpyCloud.readSave(FS().readFile(path));
+    return describe(meta, screenshot);
+  } catch (e) {
+    return { name: `unreadable save (${e.message})`, screenshotUrl: null };
+  }
+}
+
+/** Every save in the save directory: {file -> card info}. */
 async function listSaves() {
   const out = new Map();
   if (!exists(SAVE_ROOT)) return out;
   for (const file of FS().readdir(SAVE_ROOT)) {
-    if (!file.endsWith(".save")) continue;
-    const path = `${SAVE_ROOT}/${file}`;
-    try {
-      const info = await readSave(FS().readFile(path));
-      info.mtime = FS().stat(path).mtime.getTime();
-      out.set(file, info);
-    } catch (e) {
-      out.set(file, { meta: { _save_name: `unreadable save (${e.message})` }, screenshotUrl: null });
-    }
+    if (file.endsWith(".save")) out.set(file, await readLocal(file));
   }
   return out;
 }
@@ -194,11 +219,11 @@ function saveCard(file, info, { saveHere }) {
   meta.className = "slot-meta";
   const title = document.createElement("strong");
   title.className = "save-name";
-  title.textContent = info ? info.meta._save_name || "(no name)" : label;
+  title.textContent = info ? info.name || "(no name)" : label;
   const detail = document.createElement("span");
   detail.className = "muted";
   detail.textContent = info
-    ? `${label} · ${fmtRuntime(info.meta._game_runtime)} played · ${info.meta.device || "?"} · ${fmtTime((info.meta._ctime || 0) * 1000)}`
+    ? `${label} · ${fmtRuntime(info.runtime)} played · ${info.device || "?"} · ${fmtTime((info.ctime || 0) * 1000)}`
     : "no save yet";
   meta.append(title, detail);
   const actions = document.createElement("div");
@@ -213,6 +238,8 @@ function saveCard(file, info, { saveHere }) {
 function renderSlots() {
   rendering = rendering.then(async () => {
     if (!gameReady) return;
+    const oldUrls = shownUrls;
+    shownUrls = [];
     const saves = await listSaves();
     const list = $("slots");
     const items = [];
@@ -221,9 +248,8 @@ function renderSlots() {
     for (const [file, info] of [...saves].sort()) {
       if (!/^1-[1-6]-LT1\.save$/.test(file)) items.push(saveCard(file, info, { saveHere: false }));
     }
-    for (const url of shownUrls) URL.revokeObjectURL(url);
-    shownUrls = [...saves.values()].map((s) => s.screenshotUrl).filter(Boolean);
     list.replaceChildren(...items);
+    for (const url of oldUrls) URL.revokeObjectURL(url);
     $("endings").textContent = String((await readPersistent()).endings_seen || 0);
   });
   return rendering;
@@ -323,19 +349,21 @@ function renderStatus(s) {
     const r = s.lastReport;
     if (r.uploaded.length || r.deleted_remote.length) tellHost({ type: "changed" });
     if (r.downloaded.length || r.deleted_local.length || r.conflicts.length) renderSlots();
-    if (r.conflicts.length) run(() => showConflicts(r.conflicts));
+    // Conflicts the player decided ("manual") need no second dialog.
+    const settled = r.conflicts.filter((c) => c.policy !== "manual");
+    if (settled.length) run(() => showConflicts(settled));
+    else if (r.pending_manual.length && !$("conflict-dialog").open) run(showWaitingConflicts);
   }
 }
 RenpyCloud.onStatus(renderStatus);
 
 // ------------------------------------------------------------------ conflict dialog
 
-async function readLocal(file) {
-  const path = `${SAVE_ROOT}/${file}`;
-  return exists(path) ? readSave(FS().readFile(path)) : null;
-}
+// Policy keep-both (the default): the sync already kept both saves; the dialog shows them.
+// Policy manual ("Ask me"): the sync left the slot alone; the dialog shows both sides from
+// RenpyCloud.conflictPreviews() and the player picks.
 
-function versionCard(title, info, where) {
+function versionCard(title, info, rows) {
   const card = document.createElement("figure");
   card.className = "version";
   const h = document.createElement("h3");
@@ -350,13 +378,13 @@ function versionCard(title, info, where) {
     card.append(img);
   }
   const dl = document.createElement("dl");
-  const m = (info && info.meta) || {};
+  const m = info || {};
   for (const [k, v] of [
-    ["Save name", m._save_name || "(none)"],
-    ["Play time", fmtRuntime(m._game_runtime)],
+    ["Save name", m.name || "(none)"],
+    ["Play time", fmtRuntime(m.runtime)],
     ["Device", m.device || "unknown"],
-    ["Saved at", fmtTime((m._ctime || 0) * 1000)],
-    ["Now in", where],
+    ["Saved at", fmtTime((m.ctime || 0) * 1000)],
+    ...rows,
   ]) {
     const dt = document.createElement("dt");
     dt.textContent = k;
@@ -370,36 +398,92 @@ function versionCard(title, info, where) {
 
 let conflictOther = null;
 
+function openConflictDialog({ text, cards, buttons }) {
+  $("conflict-policy").textContent = text;
+  $("conflict-versions").replaceChildren(...cards);
+  $("conflict-choices").replaceChildren(...buttons);
+  const dialog = $("conflict-dialog");
+  if (!dialog.open) dialog.showModal();
+}
+
 async function showConflicts(conflicts) {
   const c = conflicts[0];
-  const dialog = $("conflict-dialog");
   const mine = await readLocal(c.path);
   const other = c.kept_copy ? await readLocal(c.kept_copy) : null;
-  $("conflict-policy").textContent = c.kept_copy
+  const text = c.kept_copy
     ? `Both devices changed ${slotLabel(c.path)} while offline. Policy “${c.policy}”: nothing is overwritten — ` +
       `this device's save keeps ${slotLabel(c.path)}, the other device's save was copied to ${slotLabel(c.kept_copy)}. ` +
       `Both versions also stay in the slot's cloud history.`
     : `Both devices changed ${slotLabel(c.path)} while offline. Policy “${c.policy}”: the ${c.winner} version keeps the slot; ` +
       `the other one stays in the slot's cloud history (History → Restore).`;
-  const cards = [versionCard("This device's version", mine, slotLabel(c.path))];
-  if (c.kept_copy) cards.push(versionCard("The other device's version", other, slotLabel(c.kept_copy)));
-  $("conflict-versions").replaceChildren(...cards);
+  const cards = [versionCard("This device's version", mine, [["Now in", slotLabel(c.path)]])];
+  if (c.kept_copy) cards.push(versionCard("The other device's version", other, [["Now in", slotLabel(c.kept_copy)]]));
   conflictOther = c.kept_copy ? { path: c.path, copy: c.kept_copy } : null;
-  $("conflict-use-other").hidden = !conflictOther;
-  if (!dialog.open) dialog.showModal();
+  const buttons = [];
+  if (conflictOther) {
+    buttons.push(button("Use the other version in this slot", "Use the other version in this slot", useOther, "secondary"));
+  }
+  buttons.push(button("Keep both", "Keep both", () => $("conflict-dialog").close()));
+  openConflictDialog({ text, cards, buttons });
 }
 
-$("conflict-close").addEventListener("click", () => $("conflict-dialog").close());
-$("conflict-use-other").addEventListener("click", () =>
-  run(async () => {
-    if (!conflictOther) return;
-    // This device's version stays in the slot's cloud history.
-    writeFile(`${SAVE_ROOT}/${conflictOther.path}`, FS().readFile(`${SAVE_ROOT}/${conflictOther.copy}`));
-    await syncfs();
-    await renderSlots();
-    $("conflict-dialog").close();
-  }),
-);
+async function useOther() {
+  if (!conflictOther) return;
+  // This device's version stays in the slot's cloud history.
+  writeFile(`${SAVE_ROOT}/${conflictOther.path}`, FS().readFile(`${SAVE_ROOT}/${conflictOther.copy}`));
+  await syncfs();
+  await renderSlots();
+  $("conflict-dialog").close();
+}
+
+/** A side of a waiting conflict, as conflictPreviews gives it, for a card. */
+function sideInfo(side) {
+  if (!side) return null;
+  const info = side.meta ? describe(side.meta, side.screenshot) : { screenshotUrl: null };
+  if (!info.device) info.device = side.device_name || side.device_id || "this device";
+  return info;
+}
+
+let choosing = false;
+
+async function showWaitingConflicts() {
+  if (choosing) return;
+  choosing = true;
+  try {
+    const previews = await RenpyCloud.conflictPreviews();
+    const c = previews[0];
+    if (!c) return;
+    const where = (side) => (side ? [["Changed", fmtTime(side.mtime)]] : [["Changed", "deleted"]]);
+    const cards = [
+      versionCard("This device's version", sideInfo(c.local), where(c.local)),
+      versionCard(
+        `The version from ${(c.remote && c.remote.device_name) || "your other device"}`,
+        sideInfo(c.remote),
+        [...where(c.remote), ["Cloud version", c.remote ? `v${c.remote.version}` : "none"]],
+      ),
+    ];
+    const choose = (choice) => async () => {
+      await RenpyCloud.resolve(c.path, choice);
+      $("conflict-dialog").close();
+      await renderSlots();
+    };
+    openConflictDialog({
+      text:
+        `Both devices changed ${slotLabel(c.path)} while offline. Policy “manual”: nothing changed yet — ` +
+        `pick the version to keep in ${slotLabel(c.path)} (the other stays in its cloud history), or keep both.`,
+      cards,
+      buttons: [
+        button("Keep mine", `Keep this device's version of ${slotLabel(c.path)}`, choose("keep-local"), "secondary"),
+        button("Keep theirs", `Keep the other device's version of ${slotLabel(c.path)}`, choose("keep-remote"), "secondary"),
+        button("Keep both", `Keep both versions of ${slotLabel(c.path)}`, choose("keep-both")),
+      ],
+    });
+  } finally {
+    choosing = false;
+  }
+}
+
+$("policy").addEventListener("change", (e) => run(() => RenpyCloud.setPolicy(e.target.value)));
 
 // ------------------------------------------------------------------ history dialog
 

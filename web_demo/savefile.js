@@ -1,4 +1,5 @@
-// Ren'Py save files, written and read in the browser.
+// Ren'Py save files, written in the browser by the stand-in game (reading them is the
+// client core's job: RenpyCloud.readSave, over sync_core::savemeta).
 //
 // A Ren'Py save (`<page>-<slot>-LT1.save`) is a ZIP_DEFLATED archive written by Python's
 // zipfile with the members `screenshot.png`, `extra_info` (the save name), `json` (what the
@@ -35,13 +36,12 @@ async function through(stream, bytes) {
 }
 
 const deflateRaw = (bytes) => through(new CompressionStream("deflate-raw"), bytes);
-const inflateRaw = (bytes) => through(new DecompressionStream("deflate-raw"), bytes);
 
 /** zlib (RFC 1950) compression, as Python's zlib.compress (Ren'Py's persistent file). */
 export const zlibCompress = (bytes) => through(new CompressionStream("deflate"), bytes);
 export const zlibDecompress = (bytes) => through(new DecompressionStream("deflate"), bytes);
 
-// ------------------------------------------------------------------ zip writer and reader
+// ------------------------------------------------------------------ zip writer
 
 /** DOS date and time of a Date (zip's local-time fields). */
 function dosTime(d) {
@@ -99,40 +99,6 @@ export async function writeZip(members, when = new Date()) {
   end.setUint32(12, centralSize, true);
   end.setUint32(16, offset, true);
   return new Uint8Array(await new Blob([...locals, ...centrals, end.buffer]).arrayBuffer());
-}
-
-/** The members of a zip archive by name (stored or deflated members only). */
-export async function readZip(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
-    if (view.getUint32(i, true) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error("not a zip archive");
-  const count = view.getUint16(eocd + 10, true);
-  let at = view.getUint32(eocd + 16, true);
-  const dec = new TextDecoder();
-  const out = new Map();
-  for (let n = 0; n < count; n++) {
-    if (view.getUint32(at, true) !== 0x02014b50) throw new Error("bad central directory");
-    const method = view.getUint16(at + 10, true);
-    const packedSize = view.getUint32(at + 20, true);
-    const nameLen = view.getUint16(at + 28, true);
-    const extraLen = view.getUint16(at + 30, true);
-    const commentLen = view.getUint16(at + 32, true);
-    const localAt = view.getUint32(at + 42, true);
-    const name = dec.decode(bytes.subarray(at + 46, at + 46 + nameLen));
-    const dataAt =
-      localAt + 30 + view.getUint16(localAt + 26, true) + view.getUint16(localAt + 28, true);
-    const packed = bytes.subarray(dataAt, dataAt + packedSize);
-    if (method === 0) out.set(name, packed);
-    else if (method === 8) out.set(name, await inflateRaw(packed));
-    at += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------ screenshots
@@ -205,14 +171,4 @@ export async function buildSave({ saveName, scene, device, slotLabel, runtime, w
     ],
     when,
   );
-}
-
-/** {meta, screenshotUrl} of a save's bytes; screenshotUrl is a blob: URL (revoke it). */
-export async function readSave(bytes) {
-  const members = await readZip(bytes);
-  const json = members.get("json");
-  const meta = json ? JSON.parse(new TextDecoder().decode(json)) : {};
-  const png = members.get("screenshot.png");
-  const screenshotUrl = png ? URL.createObjectURL(new Blob([png], { type: "image/png" })) : null;
-  return { meta, screenshotUrl };
 }

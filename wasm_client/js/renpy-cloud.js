@@ -12,20 +12,26 @@
 //    they had always been there). If the game already started loading, nothing is written
 //    to IndexedDB directly (the game's next syncfs would wipe it): the pull goes through
 //    `FS` instead.
-// 2. While the game runs, every `FS.syncfs(false)` of Ren'Py (after each save, on every
-//    8.x) is followed by a push; pushes are coalesced (one running plus one queued).
-//    Downloads go through `FS`, then `FS.syncfs(false)` and
-//    `renpy.loadsave.location.scan()` so that Ren'Py shows them.
-// 3. When the tab is hidden or closed, a final flush with `fetch` keepalive; periodic and
-//    on-reconnect syncs; transient failures retry with backoff. Pending uploads survive
-//    reloads: the files are in IDBFS and the last-synced base in the client's own database.
+// 2. While the game runs, every `FS.syncfs(false)` of Ren'Py (after each save; on 8.3.1+
+//    also after almost every click, when it saves `persistent`) tells the core's scheduler
+//    (`SyncScheduler`, sync_core::client::scheduler) that the game saved. The scheduler
+//    decides when to sync: bursts of saves at most one sync per 5 s, one running plus one
+//    follow-up, backoff that honours Retry-After, a periodic sync. This file only runs its
+//    timer. Downloads go through `FS` (both of Ren'Py's save locations, the savedir and
+//    its `sync/`), then `FS.syncfs(false)` and `renpy.loadsave.location.scan()` so that
+//    Ren'Py shows them; a `persistent` from another browser is delivered to
+//    `sync/persistent` and merged by Ren'Py (`renpy.persistent.update()`), after the
+//    running Ren'Py was told to trust that browser's save-token key.
+// 3. When the tab is hidden or closed, a final flush with `fetch` keepalive; syncs on
+//    reconnect. Pending uploads survive reloads: the files are in IDBFS and the last-synced
+//    base in the client's own database.
 
 const MOUNT = "/home/web_user/.renpy";
 const DEFAULTS = {
   deviceName: undefined,
   policy: undefined,
   indicator: true,
-  periodicSeconds: 120,
+  periodicSeconds: undefined, // between syncs when nothing asks sooner (0: never); the core's default
   bootTimeoutSeconds: 20,
 };
 
@@ -49,8 +55,7 @@ let bootBegan = false; // the game's boot-time FS.syncfs(true) has been called
 let bootPull = null; // Promise of the before-boot pull, if init ran in time
 let initPromise = null;
 let keysExchangedWhileRunning = false;
-let failures = 0;
-let retryTimer = null;
+let wasm = null; // the module's exports, once loaded
 let fsChain = Promise.resolve(); // serializes FS.syncfs(false) calls (ours and the game's)
 let engineChain = Promise.resolve(); // serializes engine operations
 
@@ -193,7 +198,7 @@ function wrap(FS) {
             }
           }),
         ),
-    ).then(() => requestSync("save"));
+    ).then(() => notify("saved"));
   };
 }
 
@@ -240,7 +245,8 @@ function lateAttach(FS) {
 function gameRunning() {
   if (status.gameRunning) return;
   setStatus({ gameRunning: true });
-  requestSync("boot");
+  // Through FS from now on (a pull that was too late for IndexedDB happens here).
+  notify("requested");
 }
 
 function withTimeout(promise, ms) {
@@ -262,13 +268,27 @@ function currentFS() {
   return null;
 }
 
-function renpyRescan() {
+/** Runs Python in the game (Ren'Py web's `renpy_exec`, which runs each script in turn at
+ * the game's next interaction); nothing to wait for. */
+function renpyExec(script, what) {
   const exec = globalThis.renpy_exec;
   if (typeof exec !== "function") return;
-  // Runs at the game's next interaction; nothing to wait for.
-  Promise.resolve(exec("renpy.loadsave.location.scan()")).catch((e) =>
-    console.warn("renpy-cloud: rescan failed", e),
+  Promise.resolve(exec(script)).catch((e) => console.warn(`renpy-cloud: ${what} failed`, e));
+}
+
+/** Asks Ren'Py to show changed saves and, when another browser's `persistent` was
+ * delivered (to `sync/persistent`), to merge it now. */
+function renpyRescan(merge) {
+  renpyExec(
+    merge ? "renpy.loadsave.location.scan()\nrenpy.persistent.update()" : "renpy.loadsave.location.scan()",
+    "rescan",
   );
+}
+
+/** Makes the running Ren'Py trust save-token keys (it reads its key file only at start). */
+function renpyTrust(keys) {
+  const script = keys && keys.length ? wasm.renpyTrustScript(keys) : null;
+  if (script) renpyExec(script, "trusting save-token keys");
 }
 
 function changedLocally(report) {
@@ -276,6 +296,7 @@ function changedLocally(report) {
     report &&
     (report.downloaded.length ||
       report.deleted_local.length ||
+      report.merged.length ||
       report.conflicts.some((c) => c.kept_copy))
   );
 }
@@ -284,88 +305,126 @@ function changedLocally(report) {
 async function afterLocalChange(fs, report) {
   if (fs && changedLocally(report)) {
     await persist();
-    renpyRescan();
+    renpyRescan(report.merged.length > 0);
   }
 }
 
 function handleError(e) {
-  const error = { code: e && e.code ? e.code : "error", message: String((e && e.message) || e) };
-  if (error.code === "unauthorized") {
+  const error = {
+    code: e && e.code ? e.code : "error",
+    class: e && e.class ? e.class : null,
+    message: String((e && e.message) || e),
+  };
+  if (error.class === "auth") {
     setStatus({ phase: "signed-out", account: client ? client.account() : null, error, progress: null });
-    return;
-  }
-  if (e && e.transient) {
-    failures += 1;
-    const seconds = Math.max(e.retryAfter || 0, Math.min(60, 2 ** failures));
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(() => requestSync("retry"), seconds * 1000);
+  } else if (e && e.transient) {
     setStatus({ phase: "offline", error, progress: null });
-    return;
+  } else {
+    setStatus({ phase: "error", error, progress: null });
   }
-  setStatus({ phase: "error", error, progress: null });
 }
 
+/** One sync; resolves with its report (null if it could not run), rejects on failure. */
 async function runSync(flush) {
   const fs = currentFS();
   if (fs === undefined || !client || !client.account()) return null;
   setStatus({ phase: "syncing", progress: null });
-  try {
-    const report = flush
-      ? await client.flush(fs)
-      : await client.sync(fs, (p) => setStatus({ progress: p }));
-    await afterLocalChange(fs, report);
-    failures = 0;
-    setStatus({
-      phase: "idle",
-      lastSync: Date.now(),
-      lastReport: report,
-      error: null,
-      progress: null,
-      pendingConflicts: report.pending_manual.length,
-    });
-    if (fs && !keysExchangedWhileRunning) {
-      keysExchangedWhileRunning = true;
-      await exchangeKeys(fs);
-    }
-    return report;
-  } catch (e) {
-    handleError(e);
-    return null;
+  const report = flush ? await client.flush(fs) : await client.sync(fs, (p) => setStatus({ progress: p }));
+  if (fs && (report.merged.length || !keysExchangedWhileRunning)) {
+    // Keys learnt now reach the file only; the running Ren'Py is told before it is asked
+    // to merge what another browser signed (afterLocalChange below).
+    keysExchangedWhileRunning = true;
+    const keys = await exchangeKeys(fs);
+    if (keys) renpyTrust(keys.peers);
+  }
+  await afterLocalChange(fs, report);
+  setStatus({
+    phase: "idle",
+    lastSync: Date.now(),
+    lastReport: report,
+    error: null,
+    progress: null,
+    pendingConflicts: report.pending_manual.length,
+  });
+  return report;
+}
+
+// ---------------------------------------------------------------- when to sync
+
+// The core's SyncScheduler decides; this loop feeds it events and time and runs the sync it
+// asks for. At most one timer is armed.
+const MAX_TIMER_MS = 60 * 60 * 1000; // re-ask at least hourly (setTimeout overflows at 2^31 ms)
+let scheduler = null;
+let timer = null;
+let syncing = false;
+let flushNext = false; // the next sync uses fetch keepalive (the page is going away)
+let waiting = []; // resolvers of requestSync() promises, settled by the next sync
+
+const monotonicNow = () => performance.now();
+
+/** Tells the scheduler what happened (`saved`, `online`, `hidden`, `signedIn`,
+ * `requested`), then does what it says. */
+function notify(event, { flush = false } = {}) {
+  if (flush) flushNext = true;
+  if (scheduler) scheduler[event](monotonicNow());
+  pump();
+}
+
+/** Asks for a sync now; resolves with the report of the sync that covers the request
+ * (null if none could run, e.g. signed out). */
+function requestSync({ flush = false } = {}) {
+  const covered = new Promise((resolve) => waiting.push(resolve));
+  notify("requested", { flush });
+  return covered;
+}
+
+function canSync() {
+  return client !== null && !!client.account() && currentFS() !== undefined;
+}
+
+function pump() {
+  clearTimeout(timer);
+  timer = null;
+  if (!scheduler || syncing) return;
+  const next = scheduler.poll(monotonicNow());
+  if (next.sync) {
+    if (canSync()) startSync();
+    else settle(waiting.splice(0), null); // signing in or the game starting will ask again
+  } else if (next.waitUntil !== undefined) {
+    const ms = Math.min(Math.max(0, next.waitUntil - monotonicNow()), MAX_TIMER_MS);
+    timer = setTimeout(pump, ms);
   }
 }
 
-let running = null;
-let queued = null;
+function settle(resolvers, report) {
+  for (const resolve of resolvers) resolve(report);
+}
 
-/**
- * Asks for a sync. At most one runs and one waits; requests made meanwhile join the waiting
- * one. Resolves with the report of the sync that covered this request (null if none ran).
- */
-function requestSync(reason, { flush = false } = {}) {
-  if (running) {
-    if (!queued) {
-      let resolve;
-      const promise = new Promise((r) => (resolve = r));
-      queued = { flush, promise, resolve };
-    }
-    queued.flush = queued.flush || flush;
-    return queued.promise;
+async function startSync() {
+  syncing = true;
+  const flush = flushNext;
+  flushNext = false;
+  const covered = waiting.splice(0);
+  scheduler.started(monotonicNow());
+  let report = null;
+  try {
+    report = await exclusive(() => runSync(flush));
+    scheduler.finishedOk(monotonicNow());
+  } catch (e) {
+    const retryAfter = e && typeof e.retryAfter === "number" ? e.retryAfter : undefined;
+    scheduler.finishedFailed(monotonicNow(), !!(e && e.transient), retryAfter);
+    handleError(e);
+  } finally {
+    syncing = false;
+    settle(covered, report);
+    pump();
   }
-  running = exclusive(() => runSync(flush)).finally(() => {
-    running = null;
-    if (queued) {
-      const next = queued;
-      queued = null;
-      requestSync(reason, { flush: next.flush }).then(next.resolve);
-    }
-  });
-  return running;
 }
 
 async function exchangeKeys(fs) {
   try {
     const result = await client.exchangeKeys(fs);
-    if (fs && result.added) await persist();
+    if (fs && result.added.length) await persist();
     return result;
   } catch (e) {
     // Servers without the endpoint, or no key file yet: persistent from other browsers
@@ -378,8 +437,12 @@ async function exchangeKeys(fs) {
 // ---------------------------------------------------------------- init and public API
 
 async function openClient() {
-  const wasm = await import("./wasm_client.js");
-  await wasm.default({ module_or_path: new URL("./wasm_client_bg.wasm", import.meta.url) });
+  const module = await import("./wasm_client.js");
+  await module.default({ module_or_path: new URL("./wasm_client_bg.wasm", import.meta.url) });
+  wasm = module;
+  const periodic = options.periodicSeconds;
+  const timing = periodic === undefined ? {} : { intervalMs: periodic > 0 ? periodic * 1000 : Infinity };
+  scheduler = new wasm.SyncScheduler(timing, monotonicNow());
   client = await wasm.Client.open({
     server: options.server,
     gameId: options.gameId,
@@ -426,19 +489,17 @@ function init(opts) {
       if (bootBegan) return;
       await exchangeKeys(null);
     });
-    await requestSync("before-boot");
+    await requestSync();
   })().catch((e) => handleError(e));
   initPromise = bootPull.then(() => {
     if (typeof document !== "undefined") {
       document.addEventListener("visibilitychange", () => {
-        if (document.visibilityState === "hidden") requestSync("hidden", { flush: true });
+        if (document.visibilityState === "hidden") notify("hidden", { flush: true });
       });
     }
-    globalThis.addEventListener("pagehide", () => requestSync("pagehide", { flush: true }));
-    globalThis.addEventListener("online", () => requestSync("online"));
-    if (options.periodicSeconds > 0) {
-      setInterval(() => requestSync("periodic"), options.periodicSeconds * 1000);
-    }
+    globalThis.addEventListener("pagehide", () => notify("hidden", { flush: true }));
+    globalThis.addEventListener("online", () => notify("online"));
+    pump(); // the periodic sync, on the scheduler's timer
     if (typeof document !== "undefined" && !document.body) {
       document.addEventListener("DOMContentLoaded", renderIndicator);
     }
@@ -458,7 +519,7 @@ async function ready() {
 async function afterSignIn(account) {
   setStatus({ account, error: null, phase: "idle" });
   if (currentFS() === null) await exclusive(() => exchangeKeys(null));
-  requestSync("sign-in");
+  notify("signedIn");
   return account;
 }
 
@@ -495,18 +556,34 @@ export const RenpyCloud = {
   /** Syncs now; resolves with the report (null if nothing could run). */
   async syncNow() {
     await ready();
-    return requestSync("manual");
+    return requestSync();
   },
-  /** Conflicts waiting for the player (policy "manual"). */
+  /** Conflicts waiting for the player (policy "manual"): [{path, local, remote}]. */
   async conflicts() {
     const c = await ready();
     return exclusive(() => c.conflicts(currentFS() || null));
+  },
+  /**
+   * The same conflicts with what a chooser shows of both sides: [{path, local, remote}],
+   * each side null (deleted) or {sha256, size, mtime, version, device_id, device_name,
+   * deleted, meta: {save_name, game_runtime, ctime, version, extra, has_screenshot},
+   * screenshot: Uint8Array (PNG) | null}. The other side's save is downloaded for this.
+   */
+  async conflictPreviews() {
+    const c = await ready();
+    return exclusive(() => c.conflictPreviews(currentFS() || null));
+  },
+  /** What a Ren'Py save's bytes say, read by the client's core: {meta, screenshot}
+   * (as in conflictPreviews). Rejects with code "unreadable_save" for anything else. */
+  async readSave(bytes) {
+    await ready();
+    return wasm.readSave(bytes);
   },
   /** choice: "keep-local" | "keep-remote" | "keep-both"; applied by the sync it starts. */
   async resolve(path, choice) {
     const c = await ready();
     await exclusive(() => c.resolve(path, choice, currentFS() || null));
-    return requestSync("resolve");
+    return requestSync();
   },
   async history(path) {
     const c = await ready();
@@ -521,6 +598,11 @@ export const RenpyCloud = {
       await afterLocalChange(fs, report);
       return report;
     });
+  },
+  /** The conflict policy of the next syncs: "keep-both" (the default), "manual",
+   * "local", "remote", "newest", "most-progress". */
+  async setPolicy(policy) {
+    (await ready()).setPolicy(policy);
   },
   /** Shows or hides the status indicator. */
   setIndicatorVisible(visible) {

@@ -6,21 +6,21 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
-use sync_core::engine::{EngineConfig, Progress, SyncEngine, SyncError};
+use sync_core::client::errors::{ClientError, ErrorClass};
+use sync_core::engine::{EngineConfig, Progress, SyncEngine};
 use sync_core::policy::{ConflictPolicy, Resolution};
-use sync_core::protocol::{
-    Credentials, DeviceKeys, DevicesResponse, PairingClaim, PairingCode, RefreshRequest, Version,
-};
-use sync_core::transport::{TransportError, TransportErrorKind};
+use sync_core::protocol::{Credentials, PairingClaim, PairingCode, RefreshRequest, Version};
 use sync_core::{GameId, SavePath};
 use wasm_bindgen::prelude::*;
 
+use crate::conflicts;
 use crate::emfs::FsStore;
+use crate::errors::{self, to_js as js_error, usage};
 use crate::files::GameFiles;
 use crate::http::{FetchTransport, Session};
 use crate::idbfs::{IdbfsStore, RENPY_MOUNT};
 use crate::js;
-use crate::savetokens::{self, KEY_FILE};
+use crate::savetokens::{self, KeyFile};
 use crate::statedb::{ClientDb, StateSlot};
 
 /// What `Client.open` accepts (camelCase in JS).
@@ -74,43 +74,6 @@ impl Drop for BusyGuard {
     }
 }
 
-/// A JS `Error` with `code` (stable, e.g. `offline`, `unauthorized`, `busy`), `transient`
-/// (retrying later may work) and `retryAfter` (seconds) properties.
-fn js_error(code: &str, message: &str, transient: bool, retry_after: Option<u64>) -> JsValue {
-    let error = js_sys::Error::new(message);
-    js::set(&error, "code", &JsValue::from_str(code));
-    js::set(&error, "transient", &JsValue::from_bool(transient));
-    if let Some(s) = retry_after {
-        js::set(&error, "retryAfter", &JsValue::from_f64(s as f64));
-    }
-    error.into()
-}
-
-fn usage(message: impl std::fmt::Display) -> JsValue {
-    js_error("invalid_argument", &message.to_string(), false, None)
-}
-
-fn transport_error(e: &TransportError) -> JsValue {
-    let code = match &e.kind {
-        TransportErrorKind::Offline => "offline".to_owned(),
-        TransportErrorKind::Timeout => "timeout".to_owned(),
-        TransportErrorKind::Unauthorized => "unauthorized".to_owned(),
-        TransportErrorKind::Quota => "quota".to_owned(),
-        TransportErrorKind::Rejected { code, .. } => code.clone(),
-        TransportErrorKind::Server { .. } => "server".to_owned(),
-        TransportErrorKind::Corrupt => "corrupt".to_owned(),
-    };
-    js_error(&code, &e.message, e.is_transient(), e.retry_after)
-}
-
-fn sync_error(e: &SyncError) -> JsValue {
-    match e {
-        SyncError::Transport(t) => transport_error(t),
-        SyncError::Store(s) => js_error("store", &s.to_string(), true, None),
-        SyncError::State(s) => js_error("state", &s.to_string(), false, None),
-    }
-}
-
 fn to_js<T: Serialize>(value: &T) -> JsValue {
     serde_json::to_string(value)
         .ok()
@@ -141,7 +104,7 @@ impl Client {
         }
         let db = ClientDb::open(o.state_db.as_deref().unwrap_or("renpy-cloud"))
             .await
-            .map_err(|e| js_error("store", &e, true, None))?;
+            .map_err(errors::local_io)?;
         let server = o.server.trim_end_matches('/');
         let session_key = format!("session|{server}|{}", config.game);
         let transport = FetchTransport::open(server, db.clone(), session_key)
@@ -198,7 +161,7 @@ impl Client {
             .transport
             .post_anonymous(path, &body)
             .await
-            .map_err(|e| transport_error(&e))?;
+            .map_err(js_error)?;
         self.adopt(session).await
     }
 
@@ -213,7 +176,7 @@ impl Client {
             .transport
             .post_anonymous("/v1/pairing/claim", &body)
             .await
-            .map_err(|e| transport_error(&e))?;
+            .map_err(js_error)?;
         self.adopt(session).await
     }
 
@@ -222,7 +185,7 @@ impl Client {
             .transport
             .set_session(Some(session))
             .await
-            .map_err(|e| js_error("store", &e, true, None))?;
+            .map_err(errors::local_io)?;
         Ok(self.account())
     }
 
@@ -234,7 +197,7 @@ impl Client {
             .transport
             .call::<(), _>("POST", "/v1/pairing", None)
             .await
-            .map_err(|e| transport_error(&e))?;
+            .map_err(js_error)?;
         Ok(to_js(&code))
     }
 
@@ -255,7 +218,7 @@ impl Client {
             .transport
             .set_session(None)
             .await
-            .map_err(|e| js_error("store", &e, true, None))
+            .map_err(errors::local_io)
     }
 
     /// Tells the client that the game's boot-time `FS.syncfs(true)` is starting. Call it in
@@ -306,18 +269,14 @@ impl Client {
         };
         let result = engine.sync(&mut progress).await;
         self.inner.transport.set_keepalive(false);
-        result.map(|r| to_js(&r)).map_err(|e| sync_error(&e))
+        result.map(|r| to_js(&r)).map_err(js_error)
     }
 
     /// What is known without the network: `{pending_uploads, cursor, pending_conflicts}`.
     pub async fn status(&self, fs: JsValue) -> Result<JsValue, JsValue> {
         let _busy = self.enter()?;
         let mut engine = self.engine(fs).await?;
-        engine
-            .status()
-            .await
-            .map(|s| to_js(&s))
-            .map_err(|e| sync_error(&e))
+        engine.status().await.map(|s| to_js(&s)).map_err(js_error)
     }
 
     /// Conflicts waiting for the player (policy `manual`). `fs`: the running game's `FS`
@@ -328,7 +287,30 @@ impl Client {
             .pending_conflicts()
             .await
             .map(|c| to_js(&c))
-            .map_err(|e| sync_error(&e))
+            .map_err(js_error)
+    }
+
+    /// The conflicts waiting for the player with both sides, for a chooser:
+    /// `[{path, local, remote}]`, a side being `null` (that side deleted the file) or
+    /// `{sha256, size, mtime, version, device_id, device_name, deleted, meta, screenshot}`
+    /// — `meta` the save's own metadata (`save_name`, `game_runtime`, `ctime`, `extra`…),
+    /// `screenshot` its PNG bytes (`Uint8Array`) or `null`. `fs` as for
+    /// [`Client::conflicts`].
+    #[wasm_bindgen(js_name = conflictPreviews)]
+    pub async fn conflict_previews(&self, fs: JsValue) -> Result<JsValue, JsValue> {
+        let mut engine = self.engine(fs).await?;
+        let views = conflicts::pending(&mut engine).await.map_err(js_error)?;
+        let out = js_sys::Array::new();
+        for view in &views {
+            let item = to_js(view);
+            for (name, side) in [("local", &view.local), ("remote", &view.remote)] {
+                if let Some(side) = side {
+                    set_screenshot(&js::get(&item, name), side.screenshot.as_deref());
+                }
+            }
+            out.push(&item);
+        }
+        Ok(out.into())
     }
 
     /// Records the player's decision (`keep-local`, `keep-remote`, `keep-both`); the next
@@ -337,10 +319,7 @@ impl Client {
         let path = SavePath::new(&path).map_err(usage)?;
         let choice: Resolution = choice.parse().map_err(usage)?;
         let mut engine = self.engine(fs).await?;
-        engine
-            .resolve(&path, choice)
-            .await
-            .map_err(|e| sync_error(&e))
+        engine.resolve(&path, choice).await.map_err(js_error)
     }
 
     /// Every stored version of a file, newest first. `fs` as for [`Client::conflicts`]
@@ -352,7 +331,7 @@ impl Client {
             .history(&path)
             .await
             .map(|h| to_js(&h))
-            .map_err(|e| sync_error(&e))
+            .map_err(js_error)
     }
 
     /// Makes an old version current again (as a new version) and syncs it here.
@@ -370,111 +349,46 @@ impl Client {
             .restore(&path, version)
             .await
             .map(|r| to_js(&r))
-            .map_err(|e| sync_error(&e))
+            .map_err(js_error)
     }
 
     /// Publishes this browser's Ren'Py save-token keys and trusts the keys of the account's
     /// other devices (appends `verifying-key` lines to `tokens/security_keys.txt`), so that
     /// a synced `persistent` is accepted. Before boot (`fs` null) it writes IndexedDB
-    /// directly; while running, through `FS` (then persist with `FS.syncfs(false)`).
-    /// Resolves with `{published, added}`.
+    /// directly; while running, through `FS` (then persist with `FS.syncfs(false)`, and
+    /// hand `peers` to the running Ren'Py with `renpyTrustScript`). Resolves with
+    /// `{published, added, peers}` (a count, then the keys added and every peer key).
     #[wasm_bindgen(js_name = exchangeKeys)]
     pub async fn exchange_keys(&self, fs: JsValue) -> Result<JsValue, JsValue> {
         let _busy = self.enter()?;
-        let session = self
-            .inner
-            .transport
-            .session()
-            .ok_or_else(|| js_error("unauthorized", "not signed in", false, None))?;
-        let key_file = SavePath::new(KEY_FILE).map_err(usage)?;
-        let before_boot = if is_present(&fs) {
-            None
+        let session =
+            self.inner.transport.session().ok_or_else(|| {
+                js_error(ClientError::not_signed_in(self.inner.transport.server()))
+            })?;
+        let result = if is_present(&fs) {
+            let file = KeyFile::Running {
+                fs: &fs,
+                mount: &self.inner.mount,
+            };
+            savetokens::exchange(&self.inner.transport, &session.device_id, file).await
         } else {
-            Some(self.idbfs().await?)
+            let store = self.idbfs().await?;
+            let file = KeyFile::BeforeBoot(&store);
+            savetokens::exchange(&self.inner.transport, &session.device_id, file).await
         };
-        let full = format!("{}/{KEY_FILE}", self.inner.mount);
-        // Our own keys, from the file as it is now.
-        let current = match &before_boot {
-            Some(store) => {
-                let mut seen = None;
-                store
-                    .update_text_file(&key_file, |t| {
-                        seen = t.map(str::to_owned);
-                        None
-                    })
-                    .await
-                    .map_err(|e| js_error("store", &e.to_string(), true, None))?;
-                seen
-            }
-            None => fs_text(&fs, &full)?,
-        };
-        let own = current
-            .as_deref()
-            .map(savetokens::own_public_keys)
-            .unwrap_or_default();
-        if !own.is_empty() {
-            let body = DeviceKeys { keys: own.clone() };
-            self.inner
-                .transport
-                .call_empty("PUT", "/v1/device-keys", Some(&body))
-                .await
-                .map_err(|e| transport_error(&e))?;
-        }
-        let all: DevicesResponse = self
-            .inner
-            .transport
-            .call::<(), _>("GET", "/v1/devices", None)
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let others = savetokens::other_devices_keys(&all, &session.device_id);
-        let before = current
-            .as_deref()
-            .map(savetokens::trusted_keys)
-            .unwrap_or_default();
-        let wrote = match &before_boot {
-            Some(store) => store
-                .update_text_file(&key_file, |t| {
-                    t.and_then(|t| savetokens::add_trusted(t, others.iter().copied()))
-                })
-                .await
-                .map_err(|e| js_error("store", &e.to_string(), true, None))?,
-            None => match current
-                .as_deref()
-                .and_then(|t| savetokens::add_trusted(t, others.iter().copied()))
-            {
-                Some(text) => {
-                    js::fs_write(&fs, &self.inner.mount, &full, text.as_bytes(), js::now_ms())
-                        .map_err(|e| js_error("store", &js::describe(&e), true, None))?;
-                    true
-                }
-                None => false,
-            },
-        };
-        let added = if wrote {
-            others.iter().filter(|k| !before.contains(**k)).count()
-        } else {
-            0
-        };
-        Ok(to_js(
-            &serde_json::json!({ "published": own.len(), "added": added }),
-        ))
+        result.map(|r| to_js(&r)).map_err(js_error)
     }
 
     fn enter(&self) -> Result<BusyGuard, JsValue> {
         if self.inner.busy.replace(true) {
-            return Err(js_error("busy", "another sync is running", true, None));
+            return Err(errors::busy());
         }
         Ok(BusyGuard(self.inner.clone()))
     }
 
     async fn idbfs(&self) -> Result<IdbfsStore, JsValue> {
         if self.inner.booted.get() {
-            return Err(js_error(
-                "booted",
-                "the game has booted: pass its FS",
-                false,
-                None,
-            ));
+            return Err(errors::booted());
         }
         IdbfsStore::open(
             &self.inner.mount,
@@ -483,7 +397,7 @@ impl Client {
             self.inner.booted.clone(),
         )
         .await
-        .map_err(|e| js_error("store", &e.to_string(), true, None))
+        .map_err(js_error)
     }
 
     fn state_slot(&self) -> StateSlot {
@@ -507,15 +421,16 @@ impl Client {
 
     async fn engine(&self, fs: JsValue) -> Result<SyncEngine<GameFiles, FetchTransport>, JsValue> {
         let files = if is_present(&fs) {
-            GameFiles::Running(FsStore::new(
+            GameFiles::running(FsStore::new(
                 fs,
                 &self.inner.mount,
                 &self.inner.save_directory,
                 self.state_slot(),
             ))
         } else {
-            GameFiles::BeforeBoot(self.idbfs().await?)
-        };
+            GameFiles::before_boot(self.idbfs().await?).await
+        }
+        .map_err(js_error)?;
         Ok(SyncEngine::new(
             files,
             self.inner.transport.clone(),
@@ -524,13 +439,34 @@ impl Client {
     }
 }
 
-/// A text file of the running game's FS, `None` when absent.
-fn fs_text(fs: &JsValue, full: &str) -> Result<Option<String>, JsValue> {
-    let st = js::fs_stat(fs, full).map_err(|e| js_error("store", &js::describe(&e), true, None))?;
-    if !is_present(&st) {
-        return Ok(None);
-    }
-    let bytes =
-        js::fs_read(fs, full).map_err(|e| js_error("store", &js::describe(&e), true, None))?;
-    Ok(Some(String::from_utf8_lossy(&bytes.to_vec()).into_owned()))
+/// Sets `screenshot` on a JS object: PNG bytes as a `Uint8Array`, or `null`.
+fn set_screenshot(object: &JsValue, png: Option<&[u8]>) {
+    let value = png.map_or(JsValue::NULL, |b| js_sys::Uint8Array::from(b).into());
+    js::set(object, "screenshot", &value);
+}
+
+/// What a Ren'Py save's bytes say, read by the core (`sync_core::savemeta::read_save`):
+/// `{meta, screenshot}` — `meta` as in `conflictPreviews`, `screenshot` PNG bytes or `null`.
+/// Rejects (`code: "unreadable_save"`) bytes that are not a readable save.
+#[wasm_bindgen(js_name = readSave)]
+pub fn read_save(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    let info = sync_core::savemeta::read_save(bytes).map_err(|e| {
+        js_error(ClientError::new(
+            ErrorClass::Local,
+            "unreadable_save",
+            e.to_string(),
+        ))
+    })?;
+    let out = js_sys::Object::new();
+    js::set(&out, "meta", &to_js(&info.meta));
+    set_screenshot(&out, info.screenshot.as_deref());
+    Ok(out.into())
+}
+
+/// Python for `renpy_exec` that makes the running Ren'Py trust `keys` (base64 DER), each
+/// unless already trusted; `null` when none is a valid key. Built in Rust from keys the
+/// core's rule accepts, so the page never assembles Python from strings it received.
+#[wasm_bindgen(js_name = renpyTrustScript)]
+pub fn renpy_trust_script(keys: Vec<String>) -> Option<String> {
+    savetokens::renpy_trust_script(&keys)
 }

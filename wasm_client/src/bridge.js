@@ -90,11 +90,11 @@ export function fsList(FS, root) {
   return out;
 }
 
-/** [isFile, size, mtimeMs] of a path, or null when it does not exist. */
+/** [isFile, size, mtimeMs, isDir] of a path, or null when it does not exist. */
 export function fsStat(FS, path) {
   if (!FS.analyzePath(path).exists) return null;
   const st = FS.stat(path);
-  return [FS.isFile(st.mode), st.size, millis(st.mtime)];
+  return [FS.isFile(st.mode), st.size, millis(st.mtime), FS.isDir(st.mode)];
 }
 
 /** The whole content of a file. */

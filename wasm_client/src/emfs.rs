@@ -9,12 +9,76 @@
 //! the write, so the game cannot save in between.
 
 use sync_core::SavePath;
+use sync_core::locations::{SYNC_FOLDER, SaveMirror};
 use sync_core::protocol::UnixMillis;
-use sync_core::store::{Expect, LocalFile, SaveStore, StoreError, StoreErrorKind};
+use sync_core::store::{Expect, LocalFile, SaveStore, StoreError};
 use wasm_bindgen::JsValue;
 
 use crate::js;
 use crate::statedb::StateSlot;
+
+/// What `FS.stat` says about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    File {
+        size: u64,
+        mtime: UnixMillis,
+    },
+    Directory,
+    /// A symlink target or a device: present, never one of our files.
+    Other,
+}
+
+impl Entry {
+    /// What [`Expect::check`] compares: a file's size and mtime; anything else is present
+    /// but matches no scanned file.
+    fn observed(entry: Option<Self>) -> Option<(u64, UnixMillis)> {
+        entry.map(|e| match e {
+            Entry::File { size, mtime } => (size, mtime),
+            Entry::Directory | Entry::Other => (u64::MAX, UnixMillis::MIN),
+        })
+    }
+}
+
+fn stat(fs: &JsValue, full: &str) -> Result<Option<Entry>, StoreError> {
+    let st = js::fs_stat(fs, full).map_err(|e| fs_error("stat", full, &e))?;
+    if st.is_null() || st.is_undefined() {
+        return Ok(None);
+    }
+    let a = js_sys::Array::from(&st);
+    Ok(Some(if a.get(0).is_truthy() {
+        Entry::File {
+            size: a.get(1).as_f64().unwrap_or(0.0) as u64,
+            mtime: a.get(2).as_f64().unwrap_or(0.0) as UnixMillis,
+        }
+    } else if a.get(3).is_truthy() {
+        Entry::Directory
+    } else {
+        Entry::Other
+    }))
+}
+
+/// Writes `full` (parents created below `root`) with `mtime`, now if none.
+fn write_file(
+    fs: &JsValue,
+    root: &str,
+    full: &str,
+    bytes: &[u8],
+    mtime: Option<UnixMillis>,
+) -> Result<(), StoreError> {
+    let mtime = mtime.unwrap_or_else(|| js::now_ms() as UnixMillis);
+    js::fs_write(fs, root, full, bytes, mtime as f64).map_err(|e| fs_error("write", full, &e))
+}
+
+/// Deletes `full` if it is a file; a missing file is fine.
+fn delete_file(fs: &JsValue, full: &str, entry: Option<Entry>) -> Result<(), StoreError> {
+    match entry {
+        Some(Entry::File { .. }) => {
+            js::fs_unlink(fs, full).map_err(|e| fs_error("unlink", full, &e))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// One game's save folder in a running game's Emscripten file system.
 pub struct FsStore {
@@ -38,35 +102,17 @@ impl FsStore {
         format!("{}/{path}", self.root)
     }
 
-    /// `(is_file, size, mtime)` of a path, `None` when absent.
-    fn stat(&self, full: &str) -> Result<Option<(bool, u64, UnixMillis)>, StoreError> {
-        let st = js::fs_stat(&self.fs, full).map_err(|e| fs_error("stat", full, &e))?;
-        if st.is_null() || st.is_undefined() {
-            return Ok(None);
-        }
-        let a = js_sys::Array::from(&st);
-        Ok(Some((
-            a.get(0).is_truthy(),
-            a.get(1).as_f64().unwrap_or(0.0) as u64,
-            a.get(2).as_f64().unwrap_or(0.0) as UnixMillis,
-        )))
-    }
-
-    fn check(&self, path: &SavePath, full: &str, expect: Expect) -> Result<(), StoreError> {
-        let st = self.stat(full)?;
-        let ok = match (expect, st) {
-            (Expect::Any, _) | (Expect::Absent, None) => true,
-            (Expect::Unchanged { size, mtime }, Some((true, s, m))) => s == size && m == mtime,
-            _ => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(StoreError::new(
-                StoreErrorKind::Changed,
-                format!("{path} changed since it was scanned"),
-            ))
-        }
+    /// Ren'Py's other save locations of this game that exist now: `<savedir>/sync` (Ren'Py
+    /// 8.1+ creates it at every start), when it is a directory.
+    pub fn mirrors(&self) -> Result<Vec<FsMirror>, StoreError> {
+        let root = format!("{}/{SYNC_FOLDER}", self.root);
+        Ok(match stat(&self.fs, &root)? {
+            Some(Entry::Directory) => vec![FsMirror {
+                fs: self.fs.clone(),
+                root,
+            }],
+            _ => Vec::new(),
+        })
     }
 }
 
@@ -95,8 +141,8 @@ impl SaveStore for FsStore {
 
     async fn read(&self, path: &SavePath) -> Result<Vec<u8>, StoreError> {
         let full = self.path(path);
-        match self.stat(&full)? {
-            Some((true, _, _)) => js::fs_read(&self.fs, &full)
+        match stat(&self.fs, &full)? {
+            Some(Entry::File { .. }) => js::fs_read(&self.fs, &full)
                 .map(|b| b.to_vec())
                 .map_err(|e| fs_error("read", &full, &e)),
             _ => Err(StoreError::not_found(path)),
@@ -111,21 +157,20 @@ impl SaveStore for FsStore {
         expect: Expect,
     ) -> Result<(), StoreError> {
         let full = self.path(path);
-        self.check(path, &full, expect)?;
-        let mtime = mtime.unwrap_or_else(|| js::now_ms() as UnixMillis);
-        js::fs_write(&self.fs, &self.root, &full, bytes, mtime as f64)
-            .map_err(|e| fs_error("write", &full, &e))
+        expect.check(path, Entry::observed(stat(&self.fs, &full)?))?;
+        write_file(&self.fs, &self.root, &full, bytes, mtime)
     }
 
     async fn delete(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
         let full = self.path(path);
-        self.check(path, &full, expect)?;
-        match self.stat(&full)? {
-            Some((true, _, _)) => {
-                js::fs_unlink(&self.fs, &full).map_err(|e| fs_error("unlink", &full, &e))
-            }
-            _ => Ok(()),
-        }
+        let entry = stat(&self.fs, &full)?;
+        expect.check(path, Entry::observed(entry))?;
+        delete_file(&self.fs, &full, entry)
+    }
+
+    async fn verify(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
+        let full = self.path(path);
+        expect.check(path, Entry::observed(stat(&self.fs, &full)?))
     }
 
     async fn load_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
@@ -134,5 +179,32 @@ impl SaveStore for FsStore {
 
     async fn save_state(&self, state: &[u8]) -> Result<(), StoreError> {
         self.state.save(state).await.map_err(StoreError::io)
+    }
+}
+
+/// Another folder of the running game's FS that Ren'Py keeps a copy of each save in
+/// (`<savedir>/sync`; see [`sync_core::locations`]). Persisted with the store's changes by
+/// the caller's `FS.syncfs(false)`.
+pub struct FsMirror {
+    fs: JsValue,
+    /// `<mount>/<save_directory>/sync`.
+    root: String,
+}
+
+impl SaveMirror for FsMirror {
+    async fn write(
+        &self,
+        path: &SavePath,
+        bytes: &[u8],
+        mtime: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let full = format!("{}/{path}", self.root);
+        write_file(&self.fs, &self.root, &full, bytes, mtime)
+    }
+
+    async fn delete(&self, path: &SavePath) -> Result<(), StoreError> {
+        let full = format!("{}/{path}", self.root);
+        let entry = stat(&self.fs, &full)?;
+        delete_file(&self.fs, &full, entry)
     }
 }

@@ -11,15 +11,18 @@
 //!
 //! The store touches only keys under the game's own `save_directory` (other games on the
 //! same origin share this database), plus, through [`IdbfsStore::update_text_file`], the
-//! shared save-token file.
+//! shared save-token file. Ren'Py 8.1+ keeps a second copy of every slot in
+//! `<save_directory>/sync` and shows the copy with the newest mtime; [`IdbfsMirror`] keeps
+//! that copy in step (the engine runs on `sync_core::locations::Locations`).
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Date, Object, Uint8Array};
 use sync_core::SavePath;
+use sync_core::locations::{SYNC_FOLDER, SaveMirror};
 use sync_core::protocol::UnixMillis;
-use sync_core::store::{Expect, LocalFile, SaveStore, StoreError, StoreErrorKind};
+use sync_core::store::{Expect, LocalFile, SaveStore, StoreError};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStore, IdbTransactionMode};
@@ -125,13 +128,10 @@ fn contents_view(value: &JsValue) -> Option<Uint8Array> {
     ))
 }
 
-/// The save folder of one game inside IDBFS, plus the engine state in the client database.
-pub struct IdbfsStore {
+/// One open IDBFS database, shared by a store and its mirrors.
+struct Database {
     db: IdbDatabase,
     mount: String,
-    /// `<mount>/<save_directory>`: every key this store reads or writes starts with it.
-    root: String,
-    state: StateSlot,
     /// Set when the game's boot-time `FS.syncfs(true)` starts: from then on a direct write
     /// would be wiped by the game's next syncfs (and then look like a local deletion), so
     /// every write fails. Checked in the same turn as the write's transaction is created;
@@ -139,32 +139,7 @@ pub struct IdbfsStore {
     booted: Rc<Cell<bool>>,
 }
 
-impl IdbfsStore {
-    /// Opens the IDBFS database of `mount` (creating it exactly as Emscripten would when the
-    /// game never ran in this browser) for the folder `save_directory`.
-    pub async fn open(
-        mount: &str,
-        save_directory: &SavePath,
-        state: StateSlot,
-        booted: Rc<Cell<bool>>,
-    ) -> Result<Self, StoreError> {
-        let db = js::open_db(mount, DB_VERSION, "idbfs")
-            .await
-            .map_err(|e| io(&format!("open IndexedDB {mount}"), &e))?;
-        Ok(Self {
-            db,
-            mount: mount.to_owned(),
-            root: format!("{mount}/{save_directory}"),
-            state,
-            booted,
-        })
-    }
-
-    /// The IDBFS key of a file of this game.
-    pub fn key(&self, path: &SavePath) -> String {
-        format!("{}/{path}", self.root)
-    }
-
+impl Database {
     fn writable(&self) -> Result<(), StoreError> {
         if self.booted.get() {
             return Err(StoreError::io(
@@ -183,6 +158,151 @@ impl IdbfsStore {
         Ok((tx.object_store(STORE)?, done))
     }
 
+    /// The record stored under `key` (`undefined` if none).
+    async fn get(&self, key: &str) -> Result<JsValue, StoreError> {
+        let run = async {
+            let (store, _) = self.store(IdbTransactionMode::Readonly)?;
+            js::request(store.get(&JsValue::from_str(key))).await
+        };
+        run.await.map_err(|e| io(&format!("read {key}"), &e))
+    }
+
+    /// Writes a file record (and any missing parent directory record) in one transaction,
+    /// if `expect` holds for the record there now.
+    async fn put_file(
+        &self,
+        path: &SavePath,
+        key: &str,
+        bytes: &[u8],
+        mtime: UnixMillis,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
+        self.writable()?;
+        let run = async {
+            let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
+            let current = js::request(store.get(&JsValue::from_str(key))).await?;
+            if let Err(e) = expect.check(path, observed(&current)) {
+                JsFuture::from(done).await?;
+                return Ok(Err(e));
+            }
+            put_parents(&store, &self.mount, key, js::now_ms() as UnixMillis).await?;
+            store.put_with_key(&file_record(bytes, mtime), &JsValue::from_str(key))?;
+            JsFuture::from(done).await?;
+            Ok(Ok(()))
+        };
+        run.await
+            .map_err(|e: JsValue| io(&format!("write {key}"), &e))?
+    }
+
+    /// Deletes a file record, if `expect` holds for it now; a missing file is fine.
+    async fn delete_file(
+        &self,
+        path: &SavePath,
+        key: &str,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
+        self.writable()?;
+        let run = async {
+            let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
+            let current = js::request(store.get(&JsValue::from_str(key))).await?;
+            if let Err(e) = expect.check(path, observed(&current)) {
+                JsFuture::from(done).await?;
+                return Ok(Err(e));
+            }
+            if inspect(&current).is_some_and(|i| i.kind == RecordKind::File) {
+                store.delete(&JsValue::from_str(key))?;
+            }
+            JsFuture::from(done).await?;
+            Ok(Ok(()))
+        };
+        run.await
+            .map_err(|e: JsValue| io(&format!("delete {key}"), &e))?
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // An open connection would block Emscripten only on a version change (it never
+        // makes one), but there is no reason to keep it.
+        self.db.close();
+    }
+}
+
+/// What [`Expect::check`] compares for the record at a key: a file's size and mtime. Any
+/// other record there (a directory) is present but matches no scanned file.
+fn observed(record: &JsValue) -> Option<(u64, UnixMillis)> {
+    let info = inspect(record)?;
+    Some(match info.kind {
+        RecordKind::File => (info.size, info.mtime.unwrap_or(0)),
+        RecordKind::Directory | RecordKind::Other => (u64::MAX, UnixMillis::MIN),
+    })
+}
+
+/// The save folder of one game inside IDBFS, plus the engine state in the client database.
+pub struct IdbfsStore {
+    database: Rc<Database>,
+    /// `<mount>/<save_directory>`: every key this store reads or writes starts with it.
+    root: String,
+    state: StateSlot,
+}
+
+impl IdbfsStore {
+    /// Opens the IDBFS database of `mount` (creating it exactly as Emscripten would when the
+    /// game never ran in this browser) for the folder `save_directory`.
+    pub async fn open(
+        mount: &str,
+        save_directory: &SavePath,
+        state: StateSlot,
+        booted: Rc<Cell<bool>>,
+    ) -> Result<Self, StoreError> {
+        let db = js::open_db(mount, DB_VERSION, "idbfs")
+            .await
+            .map_err(|e| io(&format!("open IndexedDB {mount}"), &e))?;
+        Ok(Self {
+            database: Rc::new(Database {
+                db,
+                mount: mount.to_owned(),
+                booted,
+            }),
+            root: format!("{mount}/{save_directory}"),
+            state,
+        })
+    }
+
+    /// The IDBFS key of a file of this game.
+    pub fn key(&self, path: &SavePath) -> String {
+        format!("{}/{path}", self.root)
+    }
+
+    /// Ren'Py's other save locations of this game that exist in IDBFS now: `<savedir>/sync`
+    /// (Ren'Py 8.1+ creates it at every start), when its directory record is there. A
+    /// missing folder holds no copies that could shadow a download, and a file record
+    /// without its directory record would fail the game's boot load.
+    pub async fn mirrors(&self) -> Result<Vec<IdbfsMirror>, StoreError> {
+        let root = format!("{}/{SYNC_FOLDER}", self.root);
+        let record = self.database.get(&root).await?;
+        Ok(match inspect(&record) {
+            Some(info) if info.kind == RecordKind::Directory => vec![IdbfsMirror {
+                database: self.database.clone(),
+                root,
+            }],
+            _ => Vec::new(),
+        })
+    }
+
+    /// The text of `<mount>/<relative>` (any file of the mount, e.g.
+    /// `tokens/security_keys.txt`), `None` when it does not exist.
+    pub async fn read_text_file(&self, relative: &SavePath) -> Result<Option<String>, StoreError> {
+        let key = format!("{}/{relative}", self.database.mount);
+        let record = self.database.get(&key).await?;
+        Ok(match inspect(&record) {
+            Some(info) if info.kind == RecordKind::File => {
+                contents(&record).map(|b| String::from_utf8_lossy(&b).into_owned())
+            }
+            _ => None,
+        })
+    }
+
     /// Reads `<mount>/<relative>` (any file of the mount, e.g. `tokens/security_keys.txt`),
     /// lets `update` compute a new text from the current one (`None`: file absent), and
     /// writes the result in the same transaction, so a concurrent writer cannot be lost.
@@ -192,10 +312,11 @@ impl IdbfsStore {
         relative: &SavePath,
         update: impl FnOnce(Option<&str>) -> Option<String>,
     ) -> Result<bool, StoreError> {
-        let key = format!("{}/{relative}", self.mount);
-        self.writable()?;
+        let db = &self.database;
+        let key = format!("{}/{relative}", db.mount);
+        db.writable()?;
         let run = async {
-            let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
+            let (store, done) = db.store(IdbTransactionMode::Readwrite)?;
             let current = js::request(store.get(&JsValue::from_str(&key))).await?;
             let text = match inspect(&current) {
                 Some(info) if info.kind == RecordKind::File => {
@@ -208,7 +329,7 @@ impl IdbfsStore {
                 return Ok(false);
             };
             let now = js::now_ms() as UnixMillis;
-            put_parents(&store, &self.mount, &key, now).await?;
+            put_parents(&store, &db.mount, &key, now).await?;
             store.put_with_key(
                 &file_record(new_text.as_bytes(), now),
                 &JsValue::from_str(&key),
@@ -221,11 +342,38 @@ impl IdbfsStore {
     }
 }
 
-impl Drop for IdbfsStore {
-    fn drop(&mut self) {
-        // An open connection would block Emscripten only on a version change (it never
-        // makes one), but there is no reason to keep it.
-        self.db.close();
+/// Another IDBFS folder Ren'Py keeps a copy of each save in (`<savedir>/sync`); written only
+/// before the game boots, like the store (see [`sync_core::locations`]).
+pub struct IdbfsMirror {
+    database: Rc<Database>,
+    /// `<mount>/<save_directory>/sync`.
+    root: String,
+}
+
+impl IdbfsMirror {
+    /// The IDBFS key of a file in this folder.
+    pub fn key(&self, path: &SavePath) -> String {
+        format!("{}/{path}", self.root)
+    }
+}
+
+impl SaveMirror for IdbfsMirror {
+    async fn write(
+        &self,
+        path: &SavePath,
+        bytes: &[u8],
+        mtime: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let mtime = mtime.unwrap_or_else(|| js::now_ms() as UnixMillis);
+        self.database
+            .put_file(path, &self.key(path), bytes, mtime, Expect::Any)
+            .await
+    }
+
+    async fn delete(&self, path: &SavePath) -> Result<(), StoreError> {
+        self.database
+            .delete_file(path, &self.key(path), Expect::Any)
+            .await
     }
 }
 
@@ -255,32 +403,11 @@ fn io(what: &str, e: &JsValue) -> StoreError {
     StoreError::io(format!("{what}: {}", js::describe(e)))
 }
 
-/// Checks an expectation against the record currently stored (`undefined` if none).
-fn check_expect(path: &SavePath, current: &JsValue, expect: Expect) -> Result<(), StoreError> {
-    let info = inspect(current);
-    let ok = match (expect, &info) {
-        (Expect::Any, _) => true,
-        (Expect::Absent, None) => true,
-        (Expect::Absent, Some(_)) => false,
-        (Expect::Unchanged { size, mtime }, Some(i)) => {
-            i.kind == RecordKind::File && i.size == size && i.mtime == Some(mtime)
-        }
-        (Expect::Unchanged { .. }, None) => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            StoreErrorKind::Changed,
-            format!("{path} changed since it was scanned"),
-        ))
-    }
-}
-
 impl SaveStore for IdbfsStore {
     async fn list(&self) -> Result<Vec<LocalFile>, StoreError> {
+        let db = &self.database;
         let run = async {
-            let (store, done) = self.store(IdbTransactionMode::Readonly)?;
+            let (store, done) = db.store(IdbTransactionMode::Readonly)?;
             // Every key that starts with "<root>/": '0' is the character after '/'.
             let range = IdbKeyRange::bound_with_lower_open_and_upper_open(
                 &JsValue::from_str(&format!("{}/", self.root)),
@@ -319,11 +446,7 @@ impl SaveStore for IdbfsStore {
 
     async fn read(&self, path: &SavePath) -> Result<Vec<u8>, StoreError> {
         let key = self.key(path);
-        let run = async {
-            let (store, _) = self.store(IdbTransactionMode::Readonly)?;
-            js::request(store.get(&JsValue::from_str(&key))).await
-        };
-        let value = run.await.map_err(|e| io(&format!("read {key}"), &e))?;
+        let value = self.database.get(&key).await?;
         match inspect(&value) {
             Some(info) if info.kind == RecordKind::File => {
                 contents(&value).ok_or_else(|| StoreError::io(format!("{key} has no contents")))
@@ -339,46 +462,24 @@ impl SaveStore for IdbfsStore {
         mtime: Option<UnixMillis>,
         expect: Expect,
     ) -> Result<(), StoreError> {
-        let key = self.key(path);
-        let now = js::now_ms() as UnixMillis;
-        self.writable()?;
-        let run = async {
-            let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
-            let current = js::request(store.get(&JsValue::from_str(&key))).await?;
-            if let Err(e) = check_expect(path, &current, expect) {
-                JsFuture::from(done).await?;
-                return Ok(Err(e));
-            }
-            put_parents(&store, &self.mount, &key, now).await?;
-            store.put_with_key(
-                &file_record(bytes, mtime.unwrap_or(now)),
-                &JsValue::from_str(&key),
-            )?;
-            JsFuture::from(done).await?;
-            Ok(Ok(()))
-        };
-        run.await
-            .map_err(|e: JsValue| io(&format!("write {key}"), &e))?
+        let mtime = mtime.unwrap_or_else(|| js::now_ms() as UnixMillis);
+        self.database
+            .put_file(path, &self.key(path), bytes, mtime, expect)
+            .await
     }
 
     async fn delete(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
-        let key = self.key(path);
-        self.writable()?;
-        let run = async {
-            let (store, done) = self.store(IdbTransactionMode::Readwrite)?;
-            let current = js::request(store.get(&JsValue::from_str(&key))).await?;
-            if let Err(e) = check_expect(path, &current, expect) {
-                JsFuture::from(done).await?;
-                return Ok(Err(e));
-            }
-            if inspect(&current).is_some_and(|i| i.kind == RecordKind::File) {
-                store.delete(&JsValue::from_str(&key))?;
-            }
-            JsFuture::from(done).await?;
-            Ok(Ok(()))
-        };
-        run.await
-            .map_err(|e: JsValue| io(&format!("delete {key}"), &e))?
+        self.database
+            .delete_file(path, &self.key(path), expect)
+            .await
+    }
+
+    async fn verify(&self, path: &SavePath, expect: Expect) -> Result<(), StoreError> {
+        if expect == Expect::Any {
+            return Ok(());
+        }
+        let current = self.database.get(&self.key(path)).await?;
+        expect.check(path, observed(&current))
     }
 
     async fn load_state(&self) -> Result<Option<Vec<u8>>, StoreError> {

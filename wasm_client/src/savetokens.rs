@@ -1,159 +1,210 @@
-//! Ren'Py save tokens across a player's browsers.
+//! Ren'Py save tokens across a player's browsers: the IndexedDB / FS plumbing around the
+//! core's key rule ([`sync_core::client::savetokens`]: what a key is, which keys a file
+//! trusts, what to append — never to a file without this device's own `signing-key`).
 //!
-//! Ren'Py signs `persistent` with a per-device key kept in `tokens/security_keys.txt` and
-//! silently ignores a `persistent` signed by a key it does not trust. So each device
-//! publishes its own public keys (the third field of its `signing-key` lines) through the
-//! server, and adds the other devices' keys as `verifying-key` lines before the game boots.
-//! Only lines are appended; nothing is removed or rewritten.
-//!
-//! Line format (Ren'Py `savetoken.py`): `signing-key <b64 DER private> <b64 DER public>`,
-//! `verifying-key <b64 DER public>`, `#` comments.
+//! Ren'Py reads `tokens/security_keys.txt` once, at start. Keys appended before the boot
+//! are therefore seen by the game; keys learnt while it runs reach the file only, and a
+//! `persistent` another browser signed would be ignored until the next start. So the glue
+//! also hands them to the running Ren'Py with [`renpy_trust_script`] before it asks Ren'Py
+//! to merge a delivered `persistent`.
 
-use std::collections::BTreeSet;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use sync_core::SavePath;
+use sync_core::client::errors::ClientError;
+use sync_core::client::savetokens::{
+    KEY_FILE, TOKENS_FOLDER, decode_key, own_public_keys, peer_keys, to_append,
+};
+use sync_core::protocol::{DeviceKeys, DevicesResponse, UnixMillis};
+use sync_core::store::StoreError;
+use wasm_bindgen::JsValue;
 
-use sync_core::protocol::DevicesResponse;
+use crate::http::FetchTransport;
+use crate::idbfs::IdbfsStore;
+use crate::js;
 
-/// Path of the key file relative to the IDBFS mount (shared by all games of an origin).
-pub const KEY_FILE: &str = "tokens/security_keys.txt";
-
-/// Longest accepted base64 key (a DER P-256 public key is 124 characters).
-const MAX_KEY_CHARS: usize = 512;
-
-/// A plausible base64 DER key: nothing that could inject a line or a field.
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= MAX_KEY_CHARS
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+/// `tokens/security_keys.txt`, relative to the IDBFS mount (shared by all games of an
+/// origin, like `~/.renpy/tokens` on desktop).
+pub fn key_file() -> SavePath {
+    SavePath::new(&format!("{TOKENS_FOLDER}/{KEY_FILE}")).expect("a valid constant path")
 }
 
-fn fields(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
+/// Where the key file is read and written at this moment of the page's life.
+pub enum KeyFile<'a> {
+    /// Before the game boots: the IDBFS record, in one transaction per change.
+    BeforeBoot(&'a IdbfsStore),
+    /// While the game runs: its `FS` (the caller persists with `FS.syncfs(false)`).
+    Running { fs: &'a JsValue, mount: &'a str },
 }
 
-/// This device's public keys: the public half of each `signing-key` line.
-pub fn own_public_keys(text: &str) -> Vec<String> {
-    text.lines()
-        .map(fields)
-        .filter(|f| f.first() == Some(&"signing-key") && f.len() >= 3)
-        .map(|f| f[2].to_owned())
-        .filter(|k| is_valid_key(k))
-        .collect()
-}
-
-/// Every public key the file already trusts (own and verifying).
-pub fn trusted_keys(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .map(fields)
-        .filter_map(|f| match f.as_slice() {
-            ["signing-key", _, public, ..] => Some((*public).to_owned()),
-            ["verifying-key", public, ..] => Some((*public).to_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// `text` with a `verifying-key` line appended for each valid key not trusted yet, or
-/// `None` when nothing is new. Refuses (`None`) a file without a `signing-key`: Ren'Py has
-/// not created this device's own key yet, and a key file must not exist before it does.
-pub fn add_trusted<'a>(text: &str, keys: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    if own_public_keys(text).is_empty() {
-        return None;
-    }
-    let trusted = trusted_keys(text);
-    let mut added = BTreeSet::new();
-    for key in keys {
-        if is_valid_key(key) && !trusted.contains(key) {
-            added.insert(key);
+impl KeyFile<'_> {
+    /// The file's text, `None` when it does not exist.
+    pub async fn read(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::BeforeBoot(store) => store.read_text_file(&key_file()).await,
+            Self::Running { fs, mount } => {
+                let full = format!("{mount}/{}", key_file());
+                let st = js::fs_stat(fs, &full).map_err(|e| fs_error(&full, &e))?;
+                if st.is_null() || st.is_undefined() {
+                    return Ok(None);
+                }
+                let bytes = js::fs_read(fs, &full).map_err(|e| fs_error(&full, &e))?;
+                Ok(Some(String::from_utf8_lossy(&bytes.to_vec()).into_owned()))
+            }
         }
     }
-    if added.is_empty() {
-        return None;
+
+    /// Appends a `verifying-key` line for each key of `keys` the file does not trust yet
+    /// (the core's [`to_append`]); returns the keys added. A missing file, or one without
+    /// this device's `signing-key`, is left alone.
+    pub async fn trust(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::BeforeBoot(store) => {
+                let mut added = Vec::new();
+                store
+                    .update_text_file(&key_file(), |text| {
+                        let text = text?;
+                        let appendix = to_append(text, keys)?;
+                        added = appendix.added;
+                        Some(format!("{text}{}", appendix.text))
+                    })
+                    .await?;
+                Ok(added)
+            }
+            Self::Running { fs, mount } => {
+                let Some(text) = self.read().await? else {
+                    return Ok(Vec::new());
+                };
+                let Some(appendix) = to_append(&text, keys) else {
+                    return Ok(Vec::new());
+                };
+                let full = format!("{mount}/{}", key_file());
+                let bytes = format!("{text}{}", appendix.text);
+                let now = js::now_ms() as UnixMillis;
+                js::fs_write(fs, mount, &full, bytes.as_bytes(), now as f64)
+                    .map_err(|e| fs_error(&full, &e))?;
+                Ok(appendix.added)
+            }
+        }
     }
-    let mut out = text.to_owned();
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push_str("# renpy-cloud: keys of your other devices\n");
-    for key in added {
-        out.push_str("verifying-key ");
-        out.push_str(key);
-        out.push('\n');
-    }
-    Some(out)
 }
 
-/// The keys of every device except `own_device`.
-pub fn other_devices_keys<'a>(resp: &'a DevicesResponse, own_device: &str) -> Vec<&'a str> {
-    resp.devices
+fn fs_error(path: &str, e: &JsValue) -> StoreError {
+    StoreError::io(format!("FS {path}: {}", js::describe(e)))
+}
+
+/// What one key exchange did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exchange {
+    /// This browser's own public keys, published to the server.
+    pub published: usize,
+    /// Keys of other devices newly appended to the key file.
+    pub added: Vec<String>,
+    /// Every valid key of the account's other devices (trusted by the file now, unless it
+    /// has no `signing-key` yet).
+    pub peers: Vec<String>,
+}
+
+/// Publishes this browser's keys (the public half of its `signing-key` lines) and appends
+/// the account's other devices' keys to the key file.
+pub async fn exchange(
+    transport: &FetchTransport,
+    own_device: &str,
+    file: KeyFile<'_>,
+) -> Result<Exchange, ClientError> {
+    let own = file
+        .read()
+        .await?
+        .as_deref()
+        .map(own_public_keys)
+        .unwrap_or_default();
+    if !own.is_empty() {
+        let body = DeviceKeys { keys: own.clone() };
+        transport
+            .call_empty("PUT", "/v1/device-keys", Some(&body))
+            .await?;
+    }
+    let devices: DevicesResponse = transport.call::<(), _>("GET", "/v1/devices", None).await?;
+    let peers = peer_keys(&devices, own_device, &own);
+    let added = file.trust(&peers).await?;
+    Ok(Exchange {
+        published: own.len(),
+        added,
+        peers,
+    })
+}
+
+/// Python for `renpy_exec` that adds `keys` to the running Ren'Py's trusted keys
+/// (`renpy.savetoken.verifying_keys`, DER bytes), each unless already there — what Ren'Py
+/// itself does when the player answers "trust" — so a `persistent` they signed is merged
+/// in this session. `None` when no key is valid.
+///
+/// Python source is built only from keys the core's rule accepts ([`decode_key`]), and each
+/// is re-encoded from its bytes, so a literal holds only `A-Z a-z 0-9 + / =`: nothing a
+/// server or another device sends can end the string or add a statement. Ren'Py runs
+/// `renpy_exec` scripts with `py_exec(hide=True)`, so the names below stay out of the
+/// store (and out of saves); 8.0 has no `renpy.savetoken`, hence the `getattr`s.
+pub fn renpy_trust_script(keys: &[String]) -> Option<String> {
+    let literals: Vec<String> = keys
         .iter()
-        .filter(|d| d.device_id != own_device)
-        .flat_map(|d| d.renpy_keys.iter().map(String::as_str))
-        .collect()
+        .filter_map(|k| decode_key(k))
+        .map(|der| format!("'{}'", STANDARD.encode(der)))
+        .collect();
+    if literals.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "import base64\n\
+         trusted = getattr(getattr(renpy, 'savetoken', None), 'verifying_keys', None)\n\
+         if trusted is not None:\n    \
+             for key in ({},):\n        \
+                 key = base64.b64decode(key)\n        \
+                 if key not in trusted:\n            \
+                     trusted.append(key)\n",
+        literals.join(", ")
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const OWN: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEown==";
-    const OTHER: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEother=";
-
-    fn file() -> String {
-        format!("# comment\nsigning-key UFJJVkFURQ== {OWN}\n")
+    fn key(fill: u8) -> String {
+        STANDARD.encode([fill; 91])
     }
 
     #[test]
-    fn own_keys_are_the_public_half_of_signing_lines() {
-        assert_eq!(own_public_keys(&file()), vec![OWN.to_owned()]);
-        assert!(own_public_keys("verifying-key abc\n").is_empty());
+    fn the_key_file_is_in_renpys_tokens_folder() {
+        assert_eq!(key_file().as_str(), "tokens/security_keys.txt");
     }
 
     #[test]
-    fn new_keys_are_appended_once_and_nothing_else_changes() {
-        let text = file();
-        let out = add_trusted(&text, [OTHER, OWN]).expect("one new key");
-        assert!(out.starts_with(&text));
-        assert_eq!(out.matches("verifying-key ").count(), 1);
-        assert!(out.contains(&format!("verifying-key {OTHER}\n")));
-        assert_eq!(add_trusted(&out, [OTHER]), None, "already trusted");
+    fn the_trust_script_adds_each_valid_key_unless_present() {
+        let script = renpy_trust_script(&[key(1), key(2)]).expect("two keys");
+        let expected = [
+            "import base64".to_owned(),
+            "trusted = getattr(getattr(renpy, 'savetoken', None), 'verifying_keys', None)".into(),
+            "if trusted is not None:".into(),
+            format!("    for key in ('{}', '{}',):", key(1), key(2)),
+            "        key = base64.b64decode(key)".into(),
+            "        if key not in trusted:".into(),
+            "            trusted.append(key)".into(),
+        ];
+        assert_eq!(script, expected.join("\n") + "\n");
     }
 
     #[test]
-    fn a_file_without_its_own_signing_key_is_not_touched() {
-        assert_eq!(add_trusted("", [OTHER]), None);
-        assert_eq!(add_trusted("verifying-key x\n", [OTHER]), None);
-    }
-
-    #[test]
-    fn keys_that_could_inject_lines_are_refused() {
-        let evil = "abc\nsigning-key x y";
-        assert!(!is_valid_key(evil));
-        assert!(!is_valid_key("a b"));
-        assert!(!is_valid_key(""));
-        assert_eq!(add_trusted(&file(), [evil]), None);
-    }
-
-    #[test]
-    fn a_missing_final_newline_is_added_before_appending() {
-        let text = format!("signing-key UFJJVkFURQ== {OWN}");
-        let out = add_trusted(&text, [OTHER]).expect("new key");
-        assert!(out.contains(&format!("{OWN}\n# renpy-cloud")));
-    }
-
-    #[test]
-    fn other_devices_exclude_this_one() {
-        let device = |id: &str, key: &str| sync_core::protocol::DeviceInfo {
-            device_id: id.into(),
-            name: id.into(),
-            created_at: 0,
-            last_seen_at: None,
-            renpy_keys: vec![key.into()],
-        };
-        let resp = DevicesResponse {
-            devices: vec![device("me", OWN), device("them", OTHER)],
-        };
-        assert_eq!(other_devices_keys(&resp, "me"), vec![OTHER]);
+    fn the_trust_script_never_carries_an_invalid_key() {
+        let attacks = [
+            "'); import os; os.remove('x'); ('".to_owned(),
+            format!("{}\nsigning-key x y", key(1)),
+            format!("{} ", key(1)),
+            "not base64!".to_owned(),
+            STANDARD.encode([7u8; 8]),
+        ];
+        assert_eq!(renpy_trust_script(&attacks), None);
+        let mixed = renpy_trust_script(&[attacks[0].clone(), key(3), attacks[1].clone()]);
+        assert_eq!(mixed, renpy_trust_script(&[key(3)]), "only the valid key");
     }
 }

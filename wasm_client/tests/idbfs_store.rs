@@ -1,7 +1,8 @@
 //! The IDBFS save store in a real browser (headless Chromium): the records it writes are
 //! byte-for-byte what Emscripten's IDBFS writes, it reads whatever Emscripten stored, and it
-//! never touches another game's records. Records are inspected with raw IndexedDB calls,
-//! not with the store's own code.
+//! never touches another game's records; with Ren'Py's second save location (`sync/`) it
+//! changes both copies of a slot. Records are inspected with raw IndexedDB calls, not with
+//! the store's own code.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::Cell;
@@ -9,11 +10,12 @@ use std::rc::Rc;
 
 use js_sys::{Array, Date, Int8Array, Object, Uint8Array};
 use sync_core::SavePath;
+use sync_core::locations::{Locations, SaveMirror};
 use sync_core::store::{Expect, SaveStore, StoreErrorKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use wasm_client::idbfs::{IdbfsStore, MODE_DIR, MODE_FILE};
+use wasm_client::idbfs::{IdbfsMirror, IdbfsStore, MODE_DIR, MODE_FILE};
 use wasm_client::statedb::{ClientDb, StateSlot};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -409,4 +411,226 @@ async fn once_the_game_boots_direct_writes_are_refused() {
         .expect_err("after boot");
     // Reading still works (a status check may run late).
     assert_eq!(f.store.list().await.expect("list").len(), 1);
+}
+
+/// Ren'Py's `sync/` folder as Ren'Py's own start leaves it: a directory record (and the
+/// savedir's record above it).
+async fn make_sync_folder(mount: &str) {
+    for dir in ["Game-1", "Game-1/sync"] {
+        let record = Object::new();
+        js_sys::Reflect::set(&record, &"timestamp".into(), &Date::new_0()).expect("set");
+        js_sys::Reflect::set(&record, &"mode".into(), &JsValue::from(16895)).expect("set");
+        wait(raw_put(mount, &format!("{mount}/{dir}"), &record)).await;
+    }
+}
+
+/// A file record put by "Ren'Py" (raw), with `text` and `mtime`.
+async fn renpy_file(mount: &str, relative: &str, text: &str, mtime: f64) {
+    let bytes = Uint8Array::from(text.as_bytes());
+    let key = format!("{mount}/Game-1/{relative}");
+    wait(raw_put(mount, &key, &file_value(&bytes, mtime, true))).await;
+}
+
+/// `(text, mtime)` of a record, `None` when absent; checks it is an Emscripten file record.
+async fn raw_file(mount: &str, relative: &str) -> Option<(String, f64)> {
+    let rec = wait(raw_get(mount, &format!("{mount}/Game-1/{relative}"))).await;
+    if rec.is_undefined() {
+        return None;
+    }
+    let ts = get(&rec, "timestamp");
+    assert!(is_date(&ts), "{relative}: timestamp is {}", type_name(&ts));
+    assert_eq!(get(&rec, "mode").as_f64(), Some(f64::from(MODE_FILE)));
+    let bytes = get(&rec, "contents").unchecked_ref::<Uint8Array>().to_vec();
+    Some((
+        String::from_utf8(bytes).expect("text"),
+        ts.unchecked_ref::<Date>().get_time(),
+    ))
+}
+
+/// The fixture's store with the mirrors that exist now, as the engine gets it.
+async fn locations(f: Fixture) -> (String, Locations<IdbfsStore, IdbfsMirror>) {
+    let mirrors = f.store.mirrors().await.expect("mirrors");
+    (f.mount, Locations::new(f.store, mirrors))
+}
+
+#[wasm_bindgen_test]
+async fn the_sync_folder_is_a_mirror_only_once_ren_py_made_it() {
+    let f = fixture("Game-1").await;
+    assert!(f.store.mirrors().await.expect("mirrors").is_empty());
+    // A file record named like the folder is not a folder.
+    renpy_file(&f.mount, "sync", "not a folder", 1.0).await;
+    assert!(f.store.mirrors().await.expect("mirrors").is_empty());
+    make_sync_folder(&f.mount).await;
+    let mirrors = f.store.mirrors().await.expect("mirrors");
+    assert_eq!(mirrors.len(), 1);
+    assert_eq!(
+        mirrors[0].key(&path("1-1-LT1.save")),
+        format!("{}/Game-1/sync/1-1-LT1.save", f.mount)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_download_replaces_both_copies_so_the_newest_mtime_is_the_download() {
+    let f = fixture("Game-1").await;
+    make_sync_folder(&f.mount).await;
+    let slot = path("1-1-LT1.save");
+    // Ren'Py saved the slot in both locations at t=2000.
+    renpy_file(&f.mount, "1-1-LT1.save", "local", 2000.0).await;
+    renpy_file(&f.mount, "sync/1-1-LT1.save", "local", 2000.0).await;
+    let (mount, both) = locations(f).await;
+    // The remote version is older (another device's clock, a restore, keep-remote).
+    both.write(
+        &slot,
+        b"remote",
+        Some(1000),
+        Expect::Unchanged {
+            size: 5,
+            mtime: 2000,
+        },
+    )
+    .await
+    .expect("write");
+    assert_eq!(
+        raw_file(&mount, "1-1-LT1.save").await,
+        Some(("remote".into(), 1000.0))
+    );
+    assert_eq!(
+        raw_file(&mount, "sync/1-1-LT1.save").await,
+        Some(("remote".into(), 1000.0))
+    );
+    // Only the save folder is scanned; sync/ is not a second copy to sync.
+    let listed: Vec<String> = both
+        .list()
+        .await
+        .expect("list")
+        .iter()
+        .filter(|l| !l.path.as_str().starts_with("sync/"))
+        .map(|l| l.path.to_string())
+        .collect();
+    assert_eq!(listed, ["1-1-LT1.save"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_save_made_since_the_scan_keeps_all_its_copies() {
+    let f = fixture("Game-1").await;
+    make_sync_folder(&f.mount).await;
+    renpy_file(&f.mount, "1-1-LT1.save", "played on", 3000.0).await;
+    renpy_file(&f.mount, "sync/1-1-LT1.save", "played on", 3000.0).await;
+    let (mount, both) = locations(f).await;
+    let scanned = Expect::Unchanged {
+        size: 5,
+        mtime: 2000,
+    };
+    let e = both
+        .write(&path("1-1-LT1.save"), b"remote", Some(1000), scanned)
+        .await
+        .expect_err("changed since the scan");
+    assert_eq!(e.kind, StoreErrorKind::Changed);
+    let e = both
+        .delete(&path("1-1-LT1.save"), scanned)
+        .await
+        .expect_err("changed since the scan");
+    assert_eq!(e.kind, StoreErrorKind::Changed);
+    for at in ["1-1-LT1.save", "sync/1-1-LT1.save"] {
+        assert_eq!(
+            raw_file(&mount, at).await,
+            Some(("played on".into(), 3000.0)),
+            "{at}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_deletion_removes_both_copies_and_keeps_the_folder() {
+    let f = fixture("Game-1").await;
+    make_sync_folder(&f.mount).await;
+    renpy_file(&f.mount, "2-1-LT1.save", "gone", 500.0).await;
+    renpy_file(&f.mount, "sync/2-1-LT1.save", "gone", 500.0).await;
+    let (mount, both) = locations(f).await;
+    both.delete(
+        &path("2-1-LT1.save"),
+        Expect::Unchanged {
+            size: 4,
+            mtime: 500,
+        },
+    )
+    .await
+    .expect("delete");
+    assert_eq!(raw_file(&mount, "2-1-LT1.save").await, None);
+    assert_eq!(raw_file(&mount, "sync/2-1-LT1.save").await, None);
+    let folder = wait(raw_get(&mount, &format!("{mount}/Game-1/sync"))).await;
+    assert_eq!(get(&folder, "mode").as_f64(), Some(f64::from(MODE_DIR)));
+}
+
+#[wasm_bindgen_test]
+async fn a_remote_persistent_goes_to_sync_and_the_local_one_is_untouched() {
+    let f = fixture("Game-1").await;
+    make_sync_folder(&f.mount).await;
+    renpy_file(&f.mount, "persistent", "mine", 700.0).await;
+    let (mount, both) = locations(f).await;
+    let before = js_sys::Date::now();
+    both.deliver_for_merge(&path("persistent"), b"theirs")
+        .await
+        .expect("deliver");
+    assert_eq!(
+        raw_file(&mount, "persistent").await,
+        Some(("mine".into(), 700.0))
+    );
+    let (text, mtime) = raw_file(&mount, "sync/persistent")
+        .await
+        .expect("delivered");
+    assert_eq!(text, "theirs");
+    assert!(mtime >= before, "mtime now, newer than what Ren'Py loaded");
+    // Writing persistent itself (a fresh device's first download) touches no mirror.
+    both.write(&path("persistent"), b"new", Some(800), Expect::Any)
+        .await
+        .expect("write");
+    assert_eq!(
+        raw_file(&mount, "sync/persistent").await.map(|(t, _)| t),
+        Some("theirs".into())
+    );
+}
+
+#[wasm_bindgen_test]
+async fn without_a_sync_folder_a_persistent_is_delivered_with_its_folder_record() {
+    let f = fixture("Game-1").await;
+    renpy_file(&f.mount, "persistent", "mine", 700.0).await;
+    let (mount, alone) = locations(f).await;
+    assert!(alone.mirrors().is_empty());
+    alone
+        .deliver_for_merge(&path("persistent"), b"theirs")
+        .await
+        .expect("deliver");
+    assert_eq!(
+        raw_file(&mount, "sync/persistent").await.map(|(t, _)| t),
+        Some("theirs".into())
+    );
+    let folder = wait(raw_get(&mount, &format!("{mount}/Game-1/sync"))).await;
+    assert_eq!(
+        get(&folder, "mode").as_f64(),
+        Some(f64::from(MODE_DIR)),
+        "parent record"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn after_boot_the_mirror_refuses_writes_too() {
+    let f = fixture("Game-1").await;
+    make_sync_folder(&f.mount).await;
+    renpy_file(&f.mount, "sync/3-1-LT1.save", "kept", 900.0).await;
+    let mirror = f.store.mirrors().await.expect("mirrors").remove(0);
+    f.booted.set(true);
+    let e = mirror
+        .write(&path("3-1-LT1.save"), b"late", Some(1))
+        .await
+        .expect_err("after boot");
+    assert_eq!(e.kind, StoreErrorKind::Io);
+    mirror
+        .delete(&path("3-1-LT1.save"))
+        .await
+        .expect_err("after boot");
+    assert_eq!(
+        raw_file(&f.mount, "sync/3-1-LT1.save").await,
+        Some(("kept".into(), 900.0))
+    );
 }

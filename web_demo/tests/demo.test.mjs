@@ -156,6 +156,42 @@ test("two devices: pairing, sync, delete, persistent, conflict, history and rest
   await waitPhase(a, "idle");
   await waitPhase(b, "idle");
   await shot(page, "06-restored");
+
+  // Policy "Ask me" on B: the next conflict waits; B sees both sides (read by the client's
+  // core, the other one downloaded) and picks A's. B's own version stays in the history.
+  await b.locator("#policy").selectOption("manual");
+  await a.locator("#offline").check();
+  await b.locator("#offline").check();
+  await waitPhase(a, "offline");
+  await waitPhase(b, "offline");
+  await saveSlot(a, "1-2-LT1.save", "A: the beach again", "beach");
+  await saveSlot(b, "1-2-LT1.save", "B: up on the roof", "rooftop");
+  await a.locator("#offline").uncheck();
+  await eventually(async () => (await api.entry("1-2-LT1.save"))?.meta.save_name === "A: the beach again", 20000, "A's save uploaded");
+  await b.locator("#offline").uncheck();
+  await dialog.waitFor({ state: "visible", timeout: 20000 });
+  assert.match(await dialog.locator("#conflict-policy").textContent(), /manual/);
+  const sides = dialog.locator(".version");
+  assert.equal(await sides.count(), 2);
+  const ours = await sides.nth(0).textContent();
+  const theirs = await sides.nth(1).textContent();
+  assert.match(ours, /B: up on the roof/);
+  assert.match(ours, /Device B/);
+  assert.match(theirs, /The version from Device A/);
+  assert.match(theirs, /A: the beach again/);
+  assert.equal(await sides.locator("img").count(), 2, "both screenshots, the other one downloaded");
+  assert.equal((await api.entry("1-2-LT1.save")).meta.save_name, "A: the beach again", "nothing decided yet");
+  await shot(page, "07-ask-me");
+  await dialog.getByRole("button", { name: "Keep the other device's version of slot 1-2" }).click();
+  await saveName(b, "1-2-LT1.save").filter({ hasText: "A: the beach again" }).waitFor({ timeout: 20000 });
+  await eventually(
+    async () => (await api.history("1-2-LT1.save")).versions.some((v) => v.meta?.save_name === "B: up on the roof"),
+    20000,
+    "B's version kept in history",
+  );
+  assert.equal((await api.entry("1-2-LT1.save")).meta.save_name, "A: the beach again");
+  await waitPhase(a, "idle");
+  await waitPhase(b, "idle");
   assert.deepEqual(problems, []);
   await page.context().close();
 });
@@ -183,7 +219,7 @@ test("embedded by an allowed portal it works; another origin may not frame it", 
   const api = new Api(t.server.url);
   await api.login(user, PASSWORD);
   await eventually(async () => (await api.entry("1-3-LT1.save"))?.meta.save_name === "Saved inside a portal", 20000, "portal save uploaded");
-  await shot(page, "07-in-portal");
+  await shot(page, "08-in-portal");
   assert.deepEqual(problems, []);
 
   const csp = (await (await fetch(`${t.server.url}/`)).headers.get("content-security-policy")) || "";

@@ -1,10 +1,15 @@
-//! `cargo xtask bench`: the benchmark program against a real server on loopback.
+//! `cargo xtask bench`: the benchmark program against a real server on loopback;
+//! `cargo xtask bench web-clicks` is the browser one (see `web.rs`).
 
 use anyhow::Result;
 
 use crate::run::{cargo, cmd};
+use crate::web;
 
 pub fn run(args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("web-clicks") {
+        return web::bench_clicks(&args[1..]);
+    }
     let cargo = cargo();
     cmd(
         &cargo,

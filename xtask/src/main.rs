@@ -55,6 +55,8 @@ tasks:
                                         in target/demo-artifacts)
   test [--quick]                        install what is missing, then run every check and test
   bench [FILTER]                        run the benchmarks against a real server and print figures
+  bench web-clicks [--package DIR]      syncs caused by a 100-click web session (Chromium, real
+                                        server); --package: measure another build of the package
   aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template
                                         lint, tests and CLI e2e on moto, Lambda build
   python                                build the renpy_cloud wheel into .venv and run its pytest suite

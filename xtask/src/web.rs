@@ -8,6 +8,10 @@
 //!   `index.html` (idempotent: a second run replaces the first).
 //! - `web-test`: the browser tests (wasm-bindgen-test in headless Chromium; Playwright
 //!   against the real server and a real Emscripten IDBFS program).
+//! - `bench web-clicks [--package DIR]` (through `cargo xtask bench`): the syncs a 100-click
+//!   session causes when the game saves `persistent` at every click, in Chromium against
+//!   the real server (release build); `--package` measures another build of the package
+//!   (e.g. an older checkout's `wasm_client/dist/renpy-cloud`).
 //!
 //! Everything they need is installed when missing, so CI can run them on a clean clone.
 
@@ -145,6 +149,11 @@ const END: &str = "<!-- renpy-cloud:end -->";
 
 /// Copies the package to `<game>/renpy-cloud/` and adds (or replaces) the script block.
 pub fn inject_into(game_dir: &Path, config: &[(&str, String)]) -> Result<()> {
+    inject_package(game_dir, &dist(), config)
+}
+
+/// [`inject_into`] with the package found in `package`.
+fn inject_package(game_dir: &Path, package: &Path, config: &[(&str, String)]) -> Result<()> {
     let index = game_dir.join("index.html");
     let html = fs::read_to_string(&index).with_context(|| {
         format!(
@@ -152,7 +161,7 @@ pub fn inject_into(game_dir: &Path, config: &[(&str, String)]) -> Result<()> {
             game_dir.display()
         )
     })?;
-    copy_dir(&dist(), &game_dir.join("renpy-cloud"))?;
+    copy_dir(package, &game_dir.join("renpy-cloud"))?;
 
     let fields: Vec<String> = config
         .iter()
@@ -278,9 +287,68 @@ pub fn test(_args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench web-clicks [--package DIR]`.
+pub fn bench_clicks(args: &[String]) -> Result<()> {
+    let mut package = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--package" => package = Some(PathBuf::from(it.next().context("--package DIR")?)),
+            other => bail!(
+                "unexpected argument {other:?}\nusage: cargo xtask bench web-clicks [--package DIR]"
+            ),
+        }
+    }
+    ensure_browser_and_emscripten()?;
+    let package = match package {
+        Some(dir) => {
+            if !dir.join("wasm_client_bg.wasm").exists() || !dir.join("renpy-cloud.js").exists() {
+                bail!(
+                    "{} is not a renpy-cloud package (cargo xtask web-build makes one)",
+                    dir.display()
+                );
+            }
+            std::path::absolute(&dir)?
+        }
+        None => {
+            build(&[])?;
+            dist()
+        }
+    };
+    ensure_npm_packages()?;
+    cmd(
+        &cargo(),
+        &[
+            "build",
+            "--release",
+            "-p",
+            "backend",
+            "--bin",
+            "renpy-cloud-server",
+        ],
+    )?;
+    let game = root().join("wasm_client/dist/bench-game");
+    build_game_with(&game, &package)?;
+    let mut c = Command::new("node");
+    c.arg("tests/bench/web-clicks.mjs")
+        .env(
+            "RENPY_CLOUD_SERVER_BIN",
+            target_dir().join("release/renpy-cloud-server"),
+        )
+        .env("RENPY_CLOUD_TEST_GAME", &game)
+        .env("RENPY_CLOUD_BENCH_LABEL", package.display().to_string())
+        .current_dir(root().join("wasm_client"));
+    status(c)
+}
+
 /// Builds the Emscripten stand-in game and injects the client into it (the server URL is
 /// set by each test page).
 fn build_test_game(game: &Path) -> Result<()> {
+    build_game_with(game, &dist())
+}
+
+/// The stand-in game with the renpy-cloud package found in `package`.
+fn build_game_with(game: &Path, package: &Path) -> Result<()> {
     if game.exists() {
         fs::remove_dir_all(game)?;
     }
@@ -299,8 +367,9 @@ fn build_test_game(game: &Path) -> Result<()> {
         ])
         .current_dir(game);
     status(c)?;
-    inject_into(
+    inject_package(
         game,
+        package,
         &[
             ("server", "http://127.0.0.1:9".into()),
             ("gameId", "e2e-game".into()),

@@ -181,6 +181,15 @@ export async function idb(page, op, ...args) {
               : null,
           };
         }
+        if (op === "delete") {
+          const tx = db.transaction("FILE_DATA", "readwrite");
+          tx.objectStore("FILE_DATA").delete(args[0]);
+          await new Promise((res, rej) => {
+            tx.oncomplete = res;
+            tx.onerror = () => rej(tx.error);
+          });
+          return true;
+        }
         if (op === "put") {
           // args: [key, {dir?, text?, int8?, numberTimestamp?, time?}]
           const [key, spec] = args;
@@ -221,6 +230,43 @@ export async function gameSave(page, name, text) {
     },
     [ROOT, name, text],
   );
+}
+
+/** Creates a folder under the save directory in the running program (as Ren'Py creates
+ * its `sync/` location at start). */
+export async function gameMkdir(page, name) {
+  return page.evaluate(
+    ([path]) => Module.ccall("game_mkdir", "number", ["string"], [path]),
+    [`${ROOT}/${name}`],
+  );
+}
+
+/** {text, time} of a file of the running program's FS, or null. */
+export async function gameStat(page, name) {
+  return page.evaluate(
+    ([path]) => {
+      if (!FS.analyzePath(path).exists) return null;
+      return { text: new TextDecoder().decode(FS.readFile(path)), time: FS.stat(path).mtime.getTime() };
+    },
+    [`${ROOT}/${name}`],
+  );
+}
+
+/**
+ * What Ren'Py (8.1+, web) shows for a slot: of its copies in the save directory and in
+ * `sync/`, the one with the newest mtime, the save directory winning ties
+ * (`MultiLocation.newest`). Read from IndexedDB before boot, from the FS once the game runs.
+ * Resolves with {text, time, copies} (null when no location has it).
+ */
+export async function renpyShows(page, name, { running }) {
+  const copies = [];
+  for (const at of [name, `sync/${name}`]) {
+    const copy = running ? await gameStat(page, at) : await idb(page, "get", `${ROOT}/${at}`);
+    if (copy) copies.push({ at, text: copy.text, time: copy.time });
+  }
+  let newest = null;
+  for (const c of copies) if (!newest || c.time > newest.time) newest = c;
+  return newest && { text: newest.text, time: newest.time, copies: copies.length };
 }
 
 /** The text of a file as the running program sees it, or null. */
