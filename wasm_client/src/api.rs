@@ -10,6 +10,7 @@ use sync_core::client::errors::{ClientError, ErrorClass};
 use sync_core::engine::{EngineConfig, Progress, SyncEngine};
 use sync_core::policy::{ConflictPolicy, Resolution};
 use sync_core::protocol::{Credentials, PairingClaim, PairingCode, RefreshRequest, Version};
+use sync_core::routes;
 use sync_core::{GameId, SavePath};
 use wasm_bindgen::prelude::*;
 
@@ -136,13 +137,12 @@ impl Client {
 
     #[wasm_bindgen(js_name = signUp)]
     pub async fn sign_up(&self, username: String, password: String) -> Result<JsValue, JsValue> {
-        self.credentials("/v1/auth/signup", username, password)
-            .await
+        self.credentials(routes::SIGNUP, username, password).await
     }
 
     #[wasm_bindgen(js_name = signIn)]
     pub async fn sign_in(&self, username: String, password: String) -> Result<JsValue, JsValue> {
-        self.credentials("/v1/auth/login", username, password).await
+        self.credentials(routes::LOGIN, username, password).await
     }
 
     async fn credentials(
@@ -174,7 +174,7 @@ impl Client {
         let session: Session = self
             .inner
             .transport
-            .post_anonymous("/v1/pairing/claim", &body)
+            .post_anonymous(routes::PAIRING_CLAIM, &body)
             .await
             .map_err(js_error)?;
         self.adopt(session).await
@@ -195,7 +195,7 @@ impl Client {
         let code: PairingCode = self
             .inner
             .transport
-            .call::<(), _>("POST", "/v1/pairing", None)
+            .call::<(), _>("POST", routes::PAIRING, None)
             .await
             .map_err(js_error)?;
         Ok(to_js(&code))
@@ -211,7 +211,7 @@ impl Client {
             let _ = self
                 .inner
                 .transport
-                .post_anonymous::<_, serde_json::Value>("/v1/auth/logout", &body)
+                .post_anonymous::<_, serde_json::Value>(routes::LOGOUT, &body)
                 .await;
         }
         self.inner
@@ -299,13 +299,16 @@ impl Client {
     #[wasm_bindgen(js_name = conflictPreviews)]
     pub async fn conflict_previews(&self, fs: JsValue) -> Result<JsValue, JsValue> {
         let mut engine = self.engine(fs).await?;
-        let views = conflicts::pending(&mut engine).await.map_err(js_error)?;
+        let previews = conflicts::pending(&mut engine).await.map_err(js_error)?;
         let out = js_sys::Array::new();
-        for view in &views {
-            let item = to_js(view);
-            for (name, side) in [("local", &view.local), ("remote", &view.remote)] {
-                if let Some(side) = side {
-                    set_screenshot(&js::get(&item, name), side.screenshot.as_deref());
+        for p in &previews {
+            let item = to_js(&p.view);
+            for (name, side, png) in [
+                ("local", &p.view.local, &p.local_screenshot),
+                ("remote", &p.view.remote, &p.remote_screenshot),
+            ] {
+                if side.is_some() {
+                    set_screenshot(&js::get(&item, name), png.as_deref());
                 }
             }
             out.push(&item);

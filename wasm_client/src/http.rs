@@ -17,6 +17,7 @@ use sync_core::protocol::{
     DownloadResponse, HistoryResponse, RefreshRequest, RestoreRequest, RestoreResponse,
     TokenResponse, UploadTarget,
 };
+use sync_core::routes;
 use sync_core::transport::{Transport, TransportError, TransportErrorKind};
 use sync_core::{GameId, SavePath};
 use wasm_bindgen::JsValue;
@@ -208,7 +209,7 @@ impl FetchTransport {
         let raw = self
             .send(
                 "POST",
-                &self.resolve_url("/v1/auth/refresh"),
+                &self.resolve_url(routes::REFRESH),
                 &[("content-type".into(), "application/json".into())],
                 Some(&body),
                 API_TIMEOUT_MS,
@@ -348,17 +349,13 @@ fn parse<R: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<R, TransportEr
     })
 }
 
-fn game_path(game: &GameId, tail: &str) -> String {
-    format!("/v1/games/{game}/{tail}")
-}
-
 impl Transport for FetchTransport {
     async fn changes(
         &self,
         game: &GameId,
         req: &ChangesRequest,
     ) -> Result<ChangesResponse, TransportError> {
-        self.call("POST", &game_path(game, "changes"), Some(req))
+        self.call("POST", &routes::for_game(routes::CHANGES, game), Some(req))
             .await
     }
 
@@ -388,7 +385,7 @@ impl Transport for FetchTransport {
         game: &GameId,
         req: &CommitRequest,
     ) -> Result<CommitResponse, TransportError> {
-        self.call("POST", &game_path(game, "commit"), Some(req))
+        self.call("POST", &routes::for_game(routes::COMMIT, game), Some(req))
             .await
     }
 
@@ -403,8 +400,12 @@ impl Transport for FetchTransport {
         game: &GameId,
         req: &DownloadRequest,
     ) -> Result<DownloadResponse, TransportError> {
-        self.call("POST", &game_path(game, "downloads"), Some(req))
-            .await
+        self.call(
+            "POST",
+            &routes::for_game(routes::DOWNLOADS, game),
+            Some(req),
+        )
+        .await
     }
 
     async fn history(
@@ -412,12 +413,12 @@ impl Transport for FetchTransport {
         game: &GameId,
         path: &SavePath,
     ) -> Result<HistoryResponse, TransportError> {
-        let tail = format!(
-            "history?path={}",
+        let url = format!(
+            "{}?path={}",
+            routes::for_game(routes::HISTORY, game),
             js_sys::encode_uri_component(path.as_str())
         );
-        self.call::<(), _>("GET", &game_path(game, &tail), None)
-            .await
+        self.call::<(), _>("GET", &url, None).await
     }
 
     async fn restore(
@@ -425,7 +426,7 @@ impl Transport for FetchTransport {
         game: &GameId,
         req: &RestoreRequest,
     ) -> Result<RestoreResponse, TransportError> {
-        self.call("POST", &game_path(game, "restore"), Some(req))
+        self.call("POST", &routes::for_game(routes::RESTORE, game), Some(req))
             .await
     }
 }

@@ -17,6 +17,7 @@ use sync_core::client::savetokens::{
     KEY_FILE, TOKENS_FOLDER, decode_key, own_public_keys, peer_keys, to_append,
 };
 use sync_core::protocol::{DeviceKeys, DevicesResponse, UnixMillis};
+use sync_core::routes;
 use sync_core::store::StoreError;
 use wasm_bindgen::JsValue;
 
@@ -122,10 +123,12 @@ pub async fn exchange(
     if !own.is_empty() {
         let body = DeviceKeys { keys: own.clone() };
         transport
-            .call_empty("PUT", "/v1/device-keys", Some(&body))
+            .call_empty("PUT", routes::DEVICE_KEYS, Some(&body))
             .await?;
     }
-    let devices: DevicesResponse = transport.call::<(), _>("GET", "/v1/devices", None).await?;
+    let devices: DevicesResponse = transport
+        .call::<(), _>("GET", routes::DEVICES, None)
+        .await?;
     let peers = peer_keys(&devices, own_device, &own);
     let added = file.trust(&peers).await?;
     Ok(Exchange {
