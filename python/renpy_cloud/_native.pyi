@@ -1,5 +1,6 @@
-"""Type stub of the compiled extension ``renpy_cloud._native`` (checked in; keep in sync
-with python/src/client.rs). Structured values are JSON text decoded by ``renpy_cloud``."""
+"""Type stub of the compiled extension ``renpy_cloud._native`` (checked in;
+``python/tests/test_stub_matches_module.py`` fails when it differs from the compiled
+module's signatures). Structured values are JSON text decoded by ``renpy_cloud``."""
 
 from typing import List, Optional, Tuple
 
