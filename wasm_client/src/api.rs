@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use sync_core::client::errors::{ClientError, ErrorClass};
 use sync_core::engine::{EngineConfig, Progress, SyncEngine};
 use sync_core::policy::{ConflictPolicy, Resolution};
-use sync_core::protocol::{Credentials, PairingClaim, PairingCode, RefreshRequest, Version};
+use sync_core::protocol::{
+    Credentials, PairingClaim, PairingCode, RefreshRequest, TokenResponse, Version,
+};
 use sync_core::routes;
 use sync_core::{GameId, SavePath};
 use wasm_bindgen::prelude::*;
@@ -156,13 +158,13 @@ impl Client {
             password,
             device_name: self.inner.device_name.clone(),
         };
-        let session: Session = self
+        let tokens: TokenResponse = self
             .inner
             .transport
             .post_anonymous(path, &body)
             .await
             .map_err(js_error)?;
-        self.adopt(session).await
+        self.adopt(tokens).await
     }
 
     /// Signs this browser in with a pairing code shown on another signed-in device.
@@ -171,16 +173,17 @@ impl Client {
             code: code.trim().to_owned(),
             device_name: self.inner.device_name.clone(),
         };
-        let session: Session = self
+        let tokens: TokenResponse = self
             .inner
             .transport
             .post_anonymous(routes::PAIRING_CLAIM, &body)
             .await
             .map_err(js_error)?;
-        self.adopt(session).await
+        self.adopt(tokens).await
     }
 
-    async fn adopt(&self, session: Session) -> Result<JsValue, JsValue> {
+    async fn adopt(&self, tokens: TokenResponse) -> Result<JsValue, JsValue> {
+        let session = Session::from_tokens(tokens, crate::http::now_millis());
         self.inner
             .transport
             .set_session(Some(session))

@@ -35,8 +35,14 @@ const BLOB_MS_PER_KIB: u64 = 32;
 /// larger requests go without it.
 pub const KEEPALIVE_MAX_BODY: usize = 60 * 1024;
 
-/// A signed-in device's tokens, persisted per server and game.
-pub type Session = TokenResponse;
+/// A signed-in device's tokens, persisted per server and game (the core's session and its
+/// refresh-before-expiry rule).
+pub use sync_core::client::session::Session;
+
+/// Now on this browser's clock, Unix ms.
+pub fn now_millis() -> i64 {
+    crate::js::now_ms() as i64
+}
 
 /// The `/v1` API of one server for one game's client; cheap to clone.
 #[derive(Clone)]
@@ -165,7 +171,19 @@ impl FetchTransport {
         timeout_ms: u32,
     ) -> Result<Vec<u8>, TransportError> {
         let url = self.resolve_url(path);
+        // Before the token runs out rather than after a 401 (which costs a round trip).
         let mut refreshed = false;
+        if let Some(s) = self.session()
+            && s.access_expired(now_millis())
+        {
+            refreshed = true;
+            if !self.refresh(&s.access_token).await? {
+                return Err(TransportError::new(
+                    TransportErrorKind::Unauthorized,
+                    "signed out: the session was revoked",
+                ));
+            }
+        }
         loop {
             let token = self.session().map(|s| s.access_token).ok_or_else(|| {
                 TransportError::new(TransportErrorKind::Unauthorized, "not signed in")
@@ -220,8 +238,8 @@ impl FetchTransport {
             let _ = self.set_session(None).await;
             return Ok(false);
         }
-        let session: Session = parse(&classify(raw)?, "refresh")?;
-        self.set_session(Some(session))
+        let tokens: TokenResponse = parse(&classify(raw)?, "refresh")?;
+        self.set_session(Some(Session::from_tokens(tokens, now_millis())))
             .await
             .map_err(|e| TransportError::new(TransportErrorKind::Corrupt, e))?;
         Ok(true)
@@ -329,10 +347,15 @@ impl FetchTransport {
 }
 
 async fn load_session(db: &ClientDb, key: &str) -> Result<Option<Session>, String> {
-    Ok(db
-        .get(key)
-        .await?
-        .and_then(|json| serde_json::from_str(&json).ok()))
+    Ok(db.get(key).await?.and_then(|json| {
+        serde_json::from_str(&json).ok().or_else(|| {
+            // Stored by an older client as the server's token answer: keep the device
+            // signed in; its unknown expiry makes the next call refresh first.
+            serde_json::from_str::<TokenResponse>(&json)
+                .ok()
+                .map(|t| Session::from_tokens(t, 0))
+        })
+    }))
 }
 
 fn to_json<B: Serialize>(body: &B) -> Vec<u8> {

@@ -97,7 +97,7 @@ impl HttpTransport {
         body: &B,
     ) -> Result<Session, TransportError> {
         let tokens: TokenResponse = self.json("POST", path, Some(body), false)?;
-        let session = Session::from_tokens(tokens);
+        let session = crate::session::from_tokens(tokens);
         self.set_session(session.clone());
         Ok(session)
     }
@@ -144,7 +144,7 @@ impl HttpTransport {
         })?;
         let tokens: TokenResponse = serde_json::from_slice(&answer)
             .map_err(|e| super::error_map::corrupt("unexpected answer", &url, e))?;
-        self.set_session(Session::from_tokens(tokens));
+        self.set_session(crate::session::from_tokens(tokens));
         Ok(())
     }
 }

@@ -161,7 +161,7 @@ impl HttpTransport {
             .session
             .borrow()
             .as_ref()
-            .is_some_and(Session::access_expired);
+            .is_some_and(crate::session::access_expired);
         if authenticated && expired {
             self.refresh_session()?;
         }

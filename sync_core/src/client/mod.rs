@@ -6,3 +6,4 @@ pub mod conflicts;
 pub mod errors;
 pub mod savetokens;
 pub mod scheduler;
+pub mod session;

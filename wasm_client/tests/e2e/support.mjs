@@ -64,11 +64,11 @@ function serveGame(dir) {
 }
 
 /** Starts renpy-cloud-server on a free port; resolves with {url, close}. */
-function startServer(origin) {
+function startServer(origin, extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "renpy-cloud-e2e-"));
   const child = spawn(
     env("RENPY_CLOUD_SERVER_BIN"),
-    ["--bind", "127.0.0.1:0", "--data-dir", dataDir, "--allow-origin", origin],
+    ["--bind", "127.0.0.1:0", "--data-dir", dataDir, "--allow-origin", origin, ...extraArgs],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   return new Promise((resolve, reject) => {
@@ -92,10 +92,10 @@ function startServer(origin) {
   });
 }
 
-/** Everything one test file needs; `close()` stops it all. */
-export async function setUp() {
+/** Everything one test file needs; `close()` stops it all. `serverArgs` go to the server. */
+export async function setUp({ serverArgs = [] } = {}) {
   const game = await serveGame(env("RENPY_CLOUD_TEST_GAME"));
-  const server = await startServer(game.origin);
+  const server = await startServer(game.origin, serverArgs);
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     headless: true,
