@@ -20,6 +20,8 @@
 ##   (8.0-8.1 cannot call functions in [...], 8.2+ evaluates [...] as Python).
 ## - Worker threads call only the client and a queue; Ren'Py is called from the main
 ##   thread only (the periodic callback).
+## - Store code has Ren'Py's revertable list/dict/set for `list`, `dict`, `set` and
+##   literals: isinstance checks use python_dict, long-lived state uses python_* types.
 ## - Ren'Py does not guard periodic or quit callbacks: every entry point here catches
 ##   everything, so the cloud can never crash or freeze the game.
 
@@ -217,7 +219,7 @@ init -10 python in cloud:
         except Exception as e:
             note_internal_error(e)
             return
-        if isinstance(st, dict):
+        if isinstance(st, python_dict):
             state.status = st
 
     def trust_peer_keys():
@@ -393,7 +395,7 @@ init -10 python in cloud:
                 path, keep, result, remaining = value
                 state.conflicts = tuple(remaining)
                 state.message = "{}: {}.".format(path, KEEP_DONE[keep])
-                apply_results((result,) if isinstance(result, dict) else ())
+                apply_results((result,) if isinstance(result, python_dict) else ())
             elif name == "history":
                 path, rows = value
                 if path == state.history_path:
@@ -403,7 +405,7 @@ init -10 python in cloud:
                 path, version, report, rows = value
                 state.history = tuple(rows)
                 state.message = "{} is back to version {}; the one it replaced stays in the history.".format(path, version)
-                apply_results(({"report": report},) if isinstance(report, dict) else ())
+                apply_results(({"report": report},) if isinstance(report, python_dict) else ())
             refresh_status()
             renpy.restart_interaction()
 
@@ -462,9 +464,8 @@ init -10 python in cloud:
 
     def account_text():
         st = state.status
-        how = "compiled module" if state.kind == "native" else "renpy-cloud program"
-        return escape("Signed in as {} (this computer: {}; {}).".format(
-            st.get("username") or "?", st.get("device_id") or "?", how))
+        how = "the compiled module" if state.kind == "native" else "the renpy-cloud program"
+        return escape("Signed in as {} (syncing through {}).".format(st.get("username") or "?", how))
 
     def sync_text():
         st = state.status
@@ -649,7 +650,8 @@ screen cloud_menu():
                     textbutton "Conflicts" action [Function(cloud.load_conflicts), Show("cloud_conflicts")] sensitive cloud.idle()
                     textbutton "Pair another computer" action Function(cloud.make_pairing_code) sensitive cloud.idle()
                     textbutton "Sign out" action Function(cloud.sign_out) sensitive cloud.idle()
-                hbox:
+                if cloud.recent_slots():
+                  hbox:
                     spacing 12
                     text "Older versions of:"
                     for slot in cloud.recent_slots():
