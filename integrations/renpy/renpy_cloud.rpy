@@ -394,17 +394,17 @@ init -10 python in cloud:
             elif name == "resolve":
                 path, keep, result, remaining = value
                 state.conflicts = tuple(remaining)
-                state.message = "{}: {}.".format(path, KEEP_DONE[keep])
+                state.message = "{}: {}.".format(slot_name(path).capitalize(), KEEP_DONE[keep])
                 apply_results((result,) if isinstance(result, python_dict) else ())
             elif name == "history":
                 path, rows = value
                 if path == state.history_path:
                     state.history = tuple(rows)
-                state.message = "" if rows else "No versions of {} on the server yet.".format(path)
+                state.message = "" if rows else "No versions of {} on the server yet.".format(slot_name(path))
             elif name == "restore":
                 path, version, report, rows = value
                 state.history = tuple(rows)
-                state.message = "{} is back to version {}; the one it replaced stays in the history.".format(path, version)
+                state.message = "{} is back to version {}; the one it replaced stays in the history.".format(slot_name(path).capitalize(), version)
                 apply_results(({"report": report},) if isinstance(report, python_dict) else ())
             refresh_status()
             renpy.restart_interaction()
@@ -502,8 +502,14 @@ init -10 python in cloud:
     def conflict_path(i):
         return state.conflicts[i].path
 
+    def slot_name(path):
+        """ "1-4-LT1.save" -> "slot 1-4", as the load screen would call it."""
+        if path and path.endswith(SLOT_SUFFIX):
+            return "slot " + path[:-len(SLOT_SUFFIX)]
+        return path or "?"
+
     def conflict_title(i):
-        return escape("Slot {}".format(state.conflicts[i].path))
+        return escape(slot_name(state.conflicts[i].path).capitalize())
 
     def conflict_side(i, side):
         c = state.conflicts[i]
@@ -528,7 +534,7 @@ init -10 python in cloud:
         return Transform(im.Data(data, name), xysize=(256, 144), fit="contain")
 
     def history_title():
-        return escape("Versions of {} on the server".format(state.history_path or "?"))
+        return escape("Versions of {} on the server".format(slot_name(state.history_path)))
 
     def history_indexes():
         return tuple(range(len(state.history)))
@@ -668,12 +674,14 @@ screen cloud_conflicts():
     key "game_menu" action Hide("cloud_conflicts")
     frame:
         xalign 0.5 yalign 0.5
+        xmaximum 1100
         vbox:
             spacing 12
             label "Two versions of the same save"
             if not cloud.state.conflicts:
                 text cloud.message_text()
             viewport:
+                xmaximum 1050
                 ymaximum 520
                 scrollbars "vertical"
                 mousewheel True
@@ -702,10 +710,12 @@ screen cloud_history():
     key "game_menu" action Hide("cloud_history")
     frame:
         xalign 0.5 yalign 0.5
+        xmaximum 1100
         vbox:
             spacing 8
             label cloud.history_title()
             viewport:
+                xmaximum 1050
                 ymaximum 480
                 scrollbars "vertical"
                 mousewheel True
