@@ -5,6 +5,7 @@
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
 //! - `python`: the Ren'Py desktop module (wheel into `.venv`, pytest).
+//! - `renpy-test`: the real-engine suite (Ren'Py 8.0.3 and 8.3.4 headless, real server).
 //! - `aws`: the AWS backend's tooling (moto, cfn-lint, cargo-lambda).
 //! - `web-build`, `web-inject`, `web-test`: the browser client.
 
@@ -13,6 +14,7 @@ mod bench;
 mod demo;
 mod demo_test;
 mod python;
+mod renpy;
 mod run;
 mod test;
 mod web;
@@ -29,6 +31,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(rest),
         Some("aws") => aws::run(rest),
         Some("python") => python::run(rest),
+        Some("renpy-test") => renpy::run(rest),
         Some("web-build") => web::build(rest),
         Some("web-inject") => web::inject(rest),
         Some("web-test") => web::test(rest),
@@ -53,6 +56,8 @@ tasks:
   aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template
                                         lint, tests and CLI e2e on moto, Lambda build
   python                                build the renpy_cloud wheel into .venv and run its pytest suite
+  renpy-test [PYTEST ARGS]              real Ren'Py 8.0.3 and 8.3.4 headless against the real server
+                                        (installs both engines if missing; see integrations/renpy/tests)
   web-build                             build the browser client (wasm_client/dist/renpy-cloud), print its size
   web-inject <game dir> --server URL --game-id ID --save-directory DIR
                                         add renpy-cloud to a web-exported Ren'Py game

@@ -43,6 +43,8 @@ pub fn run(args: &[String]) -> Result<()> {
     cmd(&cargo, &["test", "--workspace"])?;
     // The desktop Python module, against the real server.
     crate::python::run(&[])?;
+    // Real Ren'Py engines (8.0.3 and 8.3.4) running games headless against the real server.
+    crate::renpy::run(&[])?;
     // The browser client: wasm-bindgen tests in headless Chromium, real Emscripten IDBFS,
     // Playwright against the real server.
     if !quick {

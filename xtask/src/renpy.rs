@@ -1,0 +1,155 @@
+//! `cargo xtask renpy-test [PYTEST ARGS]`: the real-engine suite
+//! (`integrations/renpy/tests`, see its README): real Ren'Py 8.0.3 and 8.3.4 run headless,
+//! each simulated device with its own HOME and copy of a game, against the real server.
+//!
+//! Installs only what is missing, so a warm run goes straight to pytest:
+//! - host (apt): Debian's Ren'Py 8.0.3 (`renpy`, `renpy-thequestion`), `xvfb`, `xauth`,
+//!   `debootstrap`;
+//! - Ren'Py 8.3.4: a Debian trixie chroot in the cache, outside the checkout (see `chroot`);
+//! - `.venv/` with pytest.
+//!
+//! The binaries are the ones `cargo xtask test` has just built (`cargo build` is a no-op
+//! then; standalone it builds them), unless `RENPY_CLOUD_SERVER_BIN` / `RENPY_CLOUD_CLI_BIN`
+//! name others; the wheel is `RENPY_CLOUD_WHEEL` or the one `cargo xtask python` left in
+//! `<target>/wheels-python/` (only the drop-in integration's tests need it).
+
+mod chroot;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::run::{cargo, cmd, output, root, status};
+
+const HOST_PACKAGES: &[&str] = &["renpy", "renpy-thequestion", "xvfb", "xauth", "debootstrap"];
+const SUITE: &str = "integrations/renpy/tests";
+
+pub fn run(args: &[String]) -> Result<()> {
+    ensure_host_packages()?;
+    let trixie = chroot::ensure()?;
+    let python = ensure_venv_with_pytest()?;
+    let target = target_dir();
+    let server = binary("RENPY_CLOUD_SERVER_BIN", &target, "renpy-cloud-server");
+    let cli = binary("RENPY_CLOUD_CLI_BIN", &target, "renpy-cloud");
+    if !server.exists() || !cli.exists() {
+        cmd(
+            &cargo(),
+            &["build", "-p", "backend", "-p", "native_client", "--bins"],
+        )?;
+    }
+    let mut pytest = Command::new(&python);
+    pytest
+        .args(["-m", "pytest", "-q", SUITE])
+        .args(args)
+        .current_dir(root())
+        .env("RENPY_CLOUD_SERVER_BIN", &server)
+        .env("RENPY_CLOUD_CLI_BIN", &cli)
+        .env("RENPY_CLOUD_TRIXIE_ROOT", &trixie)
+        .env("CARGO_TARGET_DIR", &target);
+    match wheel(&target) {
+        Some(w) => {
+            pytest.env("RENPY_CLOUD_WHEEL", w);
+        }
+        None => eprintln!(
+            "renpy-test: no renpy_cloud wheel in {}/wheels-python (run `cargo xtask python`); \
+             tests that need the module will say so",
+            target.display()
+        ),
+    }
+    status(pytest)
+}
+
+/// Installs the host's missing Debian packages (`apt-get update` first, for a fresh CI image).
+fn ensure_host_packages() -> Result<()> {
+    let missing: Vec<&str> = HOST_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !deb_installed(p))
+        .collect();
+    if missing.is_empty() {
+        eprintln!(
+            "renpy-test: host packages present ({})",
+            HOST_PACKAGES.join(", ")
+        );
+        return Ok(());
+    }
+    apt(&["update"])?;
+    let mut install = vec!["install", "-y"];
+    install.extend(&missing);
+    apt(&install)
+}
+
+fn deb_installed(package: &str) -> bool {
+    output("dpkg-query", &["-W", "-f=${Status}", package])
+        .is_some_and(|s| s.trim() == "install ok installed")
+}
+
+/// `apt-get ARGS`, through `sudo -n` unless we are root.
+fn apt(args: &[&str]) -> Result<()> {
+    let mut c = as_root("apt-get");
+    c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    status(c)
+}
+
+/// A command that runs `program` as root (directly when we are root).
+pub(crate) fn as_root(program: &str) -> Command {
+    if output("id", &["-u"]).is_some_and(|u| u.trim() == "0") {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("sudo");
+        c.args(["-n", program]);
+        c
+    }
+}
+
+/// `.venv/bin/python` with pytest importable (the venv `cargo xtask python` also uses).
+fn ensure_venv_with_pytest() -> Result<PathBuf> {
+    let python = root().join(".venv/bin/python");
+    if !python.exists() {
+        cmd("python3", &["-m", "venv", ".venv"])?;
+    }
+    let python_arg = python.to_string_lossy().into_owned();
+    if output(&python_arg, &["-c", "import pytest"]).is_none() {
+        cmd(
+            &python_arg,
+            &[
+                "-m",
+                "pip",
+                "--disable-pip-version-check",
+                "install",
+                "pytest",
+            ],
+        )?;
+    }
+    if !python.exists() {
+        bail!("{} is missing after creating the venv", python.display());
+    }
+    Ok(python)
+}
+
+fn binary(env: &str, target: &Path, name: &str) -> PathBuf {
+    std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target.join("debug").join(name))
+}
+
+fn wheel(target: &Path) -> Option<OsString> {
+    if let Some(w) = std::env::var_os("RENPY_CLOUD_WHEEL") {
+        return Some(w);
+    }
+    std::fs::read_dir(target.join("wheels-python"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .map(PathBuf::into_os_string)
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR` or `<root>/target`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
