@@ -664,7 +664,7 @@ screen cloud_menu():
                         textbutton slot action [Function(cloud.load_history, slot), Show("cloud_history")] sensitive cloud.idle()
             if cloud.state.message or cloud.state.internal_error:
                 text cloud.message_text() size 18
-            textbutton "Close" action Hide("cloud_menu")
+            textbutton "Close" alt "Close cloud saves" action Hide("cloud_menu")
 
 ## Conflicts left for the player (policy "manual"): both sides with their screenshots.
 screen cloud_conflicts():
@@ -700,7 +700,7 @@ screen cloud_conflicts():
                                         text cloud.conflict_side_text(i, side) size 18
                                         textbutton ("Keep this computer's" if side == "local" else "Keep the other one") action Function(cloud.resolve, cloud.conflict_path(i), side) sensitive cloud.idle()
                             textbutton "Keep both (the other one goes to page 10)" action Function(cloud.resolve, cloud.conflict_path(i), "both") sensitive cloud.idle()
-            textbutton "Close" action Hide("cloud_conflicts")
+            textbutton "Close" alt "Close conflicts" action Hide("cloud_conflicts")
 
 ## Every version of one slot kept on the server; any can be made current again.
 screen cloud_history():
@@ -729,4 +729,4 @@ screen cloud_history():
                                 textbutton "Restore" action Function(cloud.restore_version, i) sensitive cloud.idle()
             if cloud.state.message:
                 text cloud.message_text() size 18
-            textbutton "Close" action Hide("cloud_history")
+            textbutton "Close" alt "Close history" action Hide("cloud_history")
