@@ -14,11 +14,14 @@ game's own options.rpy, and one of:
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -41,25 +44,41 @@ class MissingBuild(RuntimeError):
 
 
 def wheel() -> Path:
-    """The renpy_cloud wheel `cargo xtask python` built."""
+    """The renpy_cloud wheel: RENPY_CLOUD_WHEEL, else the newest one `cargo xtask
+    python` built."""
+    if os.environ.get("RENPY_CLOUD_WHEEL"):
+        return Path(os.environ["RENPY_CLOUD_WHEEL"])
     found = sorted((target_dir() / "wheels-python").glob("renpy_cloud-*.whl"), key=lambda p: p.stat().st_mtime)
     if not found:
         raise MissingBuild("no renpy_cloud wheel in {}; run `cargo xtask python`".format(target_dir() / "wheels-python"))
     return found[-1]
 
 
+_shipped = {}
+
+
 def build_game(dest: Path, server_url: Optional[str], module: str = "native", options: str = "") -> Path:
-    """The example game as shipped (see the module docstring) in `dest`;
-    `options` is appended to its options.rpy. Returns `dest`."""
-    shutil.copytree(EXAMPLE, dest, symlinks=False, ignore=shutil.ignore_patterns(
-        "*.rpyc", "cache", "saves", "python-packages", "renpy-cloud", "log.txt", "traceback.txt", "errors.txt"))
-    game = dest / "game"
-    opts = game / "options.rpy"
+    """The example game as shipped (see the module docstring) in `dest`, its
+    options.rpy pointing at `server_url`, with `options` appended. Returns `dest`."""
+    if module not in _shipped:  # built once per test session
+        where = tempfile.mkdtemp(prefix="renpy-cloud-shipped-")
+        atexit.register(shutil.rmtree, where, True)
+        _shipped[module] = ship(Path(where) / "game", module)
+    shutil.copytree(_shipped[module], dest, symlinks=False)
+    opts = dest / "game" / "options.rpy"
     text = opts.read_text(encoding="utf-8-sig")
     if server_url is not None:
         text, n = SERVER_LINE.subn('define cloud.server = "{}"'.format(server_url), text)
         assert n == 1, "the example's options.rpy sets cloud.server once"
     opts.write_text("\ufeff" + text + ("\n" + options + "\n" if options else ""), encoding="utf-8")
+    return dest
+
+
+def ship(dest: Path, module: str) -> Path:
+    """The example game with its drop-ins' real files, and `module` installed."""
+    shutil.copytree(EXAMPLE, dest, symlinks=False, ignore=shutil.ignore_patterns(
+        "*.rpyc", "cache", "saves", "python-packages", "renpy-cloud", "log.txt", "traceback.txt", "errors.txt"))
+    game = dest / "game"
     if module in ("native", "cli"):
         packages = game / "python-packages"
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(packages),
@@ -229,6 +248,7 @@ def test_the_example_game_lints_clean(new_device, tmp_path, module):
 def test_the_example_game_starts_with_both_drop_ins_and_plays(new_device, tmp_path, server, module):
     device = new_device("A", build_game(tmp_path / "shipped", server.url, module))
     run = device.run([
+        steps.pause(0.3),  # the badge is shown by the first interaction
         cloud_report(),
         steps.evaluate("renpy_cloud.available()"),
         steps.set_vars(tea_or_coffee="tea"),
