@@ -161,7 +161,7 @@ def add_testcase(device, name: str, body: List[str]) -> None:
     # Prefixed: a Ren'Py keyword (menu, label...) cannot name a testcase.
     lines = ["", "testcase cloud_{}:".format(name), "    $ _test.timeout = 20"]
     for line in body:
-        if line.startswith('"'):
+        if line.startswith('"') or re.search(r'until "[^"]*"$', line):
             line += " pos (0.5, 0.5)"
         lines.append("    " + line)
     path.write_text(text + "\n".join(lines) + "\n")

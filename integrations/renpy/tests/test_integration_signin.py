@@ -26,7 +26,8 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
         '"Cloud password"', type_text(PASSWORD),
         note("typed_user", "cloud.form.user"),
         '"Create account"',
-        # The signed-in menu replaces the form once the account exists.
+        # The signed-in menu replaces the form once the account exists; `until`
+        # then clicks its right side.
         'pause 0.2 until "Pair another computer"',
         note("password_kept", "cloud.form.password"),
         "pause 0.5",
@@ -47,8 +48,10 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
     add_testcase(b, "pair", [
         '"Cloud saves"', "pause 0.3",
         '"Cloud pairing code"', type_text(code),
+        note("typed_code", "cloud.form.code"),
         '"Pair"',
-        'pause 0.2 until "Sign out"',
+        # `until` clicks its right side once it is there: "Sync now" is harmless.
+        'pause 0.2 until "Sync now"',
         '"Close cloud saves"', "pause 0.3",
     ])
     run_b = b.run([*play_testcase("pair"), steps.wait("cloud.signed_in()", timeout=20), cloud_report()])
@@ -59,7 +62,7 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
         '"Cloud account name"', type_text(user),
         '"Cloud password"', type_text(PASSWORD),
         '"Sign in"',
-        'pause 0.2 until "Sign out"',
+        'pause 0.2 until "Sync now"',
         '"Close cloud saves"', "pause 0.3",
     ])
     run_c = c.run([*play_testcase("sign_in"), steps.wait("cloud.signed_in()", timeout=20), cloud_report()])
