@@ -251,17 +251,20 @@ def test_the_example_game_starts_with_both_drop_ins_and_plays(new_device, tmp_pa
         steps.pause(0.3),  # the badge is shown by the first interaction
         cloud_report(),
         steps.evaluate("renpy_cloud.available()"),
+        steps.evaluate("cloud.server"),
         steps.set_vars(tea_or_coffee="tea"),
         steps.play("start"),
         steps.save("1-1", "A: at the station"),
         steps.slots(),
         cloud_report(),
     ])
-    before, after = run.all("eval")[0], run.all("eval")[2]
+    before, web_available, server_used, after = run.all("eval")
     assert before["kind"] == module, before["problem"]
     assert before["badge_shown"] and before["badge"] == "Cloud: sign in", before
     assert before["internal"] is None and after["internal"] is None
-    assert run.all("eval")[1] is False, "the web file is inert on desktop"
+    assert web_available is False, "the web file is inert on desktop"
+    # The game's own `define cloud.server` (options.rpy) is what the drop-in uses.
+    assert server_used == server.url
     assert run.first("play")["stopped"] == "the game waits for the player"
     assert [s["save_name"] for s in run.first("slots") if s["slot"] == "1-1"] == ["A: at the station"]
     assert after["badge_shown"], "the badge shows during play too"
