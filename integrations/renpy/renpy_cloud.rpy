@@ -511,6 +511,20 @@ init -10 python in cloud:
     def conflict_title(i):
         return escape(slot_name(state.conflicts[i].path).capitalize())
 
+    KEEP_LABELS = {
+        "local": "Keep this computer's",
+        "remote": "Keep the other one",
+        "both": "Keep both (the other one goes to page 10)",
+    }
+
+    def keep_label(keep):
+        return KEEP_LABELS[keep]
+
+    def keep_alt(i, keep):
+        """What self-voicing reads (and a testcase clicks): names the slot, since
+        several conflicts may be listed."""
+        return escape("{}: {}".format(slot_name(state.conflicts[i].path).capitalize(), KEEP_LABELS[keep].lower()))
+
     def conflict_side(i, side):
         c = state.conflicts[i]
         return c.local if side == "local" else c.remote
@@ -698,8 +712,8 @@ screen cloud_conflicts():
                                         spacing 6
                                         add cloud.conflict_screenshot(i, side)
                                         text cloud.conflict_side_text(i, side) size 18
-                                        textbutton ("Keep this computer's" if side == "local" else "Keep the other one") action Function(cloud.resolve, cloud.conflict_path(i), side) sensitive cloud.idle()
-                            textbutton "Keep both (the other one goes to page 10)" action Function(cloud.resolve, cloud.conflict_path(i), "both") sensitive cloud.idle()
+                                        textbutton cloud.keep_label(side) alt cloud.keep_alt(i, side) action Function(cloud.resolve, cloud.conflict_path(i), side) sensitive cloud.idle()
+                            textbutton cloud.keep_label("both") alt cloud.keep_alt(i, "both") action Function(cloud.resolve, cloud.conflict_path(i), "both") sensitive cloud.idle()
             textbutton "Close" alt "Close conflicts" action Hide("cloud_conflicts")
 
 ## Every version of one slot kept on the server; any can be made current again.
