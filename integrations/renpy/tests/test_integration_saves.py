@@ -37,8 +37,10 @@ def test_no_secret_or_module_object_in_any_save_and_they_load_without_the_module
         '"Cloud account name"', type_text(user),
         '"Cloud password"', type_text(PASSWORD),
         '"Create account"',
-        'pause 0.2 until "Pair another computer"',  # and clicks it: a pairing code is shown
+        'pause 0.2 until "Sync now"',  # (until clicks it: harmless)
         "pause 1.0",
+        '"Pair another computer"',
+        "pause 1.5",
         note("pairing", "cloud.state.message"),
         '"Close cloud saves"', "pause 0.3",
     ])

@@ -26,16 +26,19 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
         '"Cloud password"', type_text(PASSWORD),
         note("typed_user", "cloud.form.user"),
         '"Create account"',
-        # The signed-in menu replaces the form once the account exists; `until`
-        # then clicks its right side.
-        'pause 0.2 until "Pair another computer"',
+        # The signed-in menu replaces the form once the account exists (`until`
+        # clicks its right side: "Sync now" is harmless); its buttons work once
+        # the sign-up's outcome is in.
+        'pause 0.2 until "Sync now"',
         note("password_kept", "cloud.form.password"),
+        "pause 1.0",
+        '"Pair another computer"',
         "pause 0.5",
         '"Close cloud saves"', "pause 0.3",
     ])
     run_a = a.run([
         *play_testcase("sign_up"),
-        steps.wait("'valid until' in cloud.state.message", timeout=20),
+        steps.wait("cloud.idle()", timeout=20),
         cloud_report(),
     ])
     seen = notes(run_a)
@@ -43,7 +46,9 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
     assert seen["password_kept"] == "", "the typed password is dropped once used"
     report = run_a.first("eval")
     assert report["signed_in"] and report["username"] == user, report
-    code = re.search(r'enter (\S+) \(valid until', report["message"]).group(1)
+    shown = re.search(r'enter (\S+) \(valid until', report["message"])
+    assert shown, report["message"]
+    code = shown.group(1)
 
     add_testcase(b, "pair", [
         '"Cloud saves"', "pause 0.3",
