@@ -93,3 +93,37 @@ def test_signed_in_menu_conflicts_and_history_open_and_render(new_device, tmp_pa
     assert seen["history"] == ["cloud_badge", "cloud_menu", "cloud_history"]
     assert any("for the history" in row and "(current)" in row for row in seen["rows"]), seen["rows"]
     assert run.first("eval")["internal"] is None, run.first("eval")
+
+
+def test_restoring_an_older_version_from_the_history_screen_is_what_the_game_lists_and_loads(
+        new_device, tmp_path, server):
+    device = new_device("A", build_game(tmp_path / "shipped", server.url, "native"))
+    Player(server.url).sign_in(device)
+    add_testcase(device, "restore", [
+        '"Cloud saves"', "pause 0.5",
+        '"1-1"', "pause 2.0",
+        note("rows", "[cloud.history_row_text(i) for i in cloud.history_indexes()]"),
+        '"Restore"', "pause 3.0",
+        note("message", "cloud.message_text()"),
+        '"Close history"', "pause 0.3",
+        '"Close cloud saves"', "pause 0.3",
+    ])
+    run = device.run([
+        steps.wait("cloud.signed_in() and cloud.state.status.get('last_sync')", timeout=20),
+        steps.set_vars(tea_or_coffee="tea"),
+        steps.play("start"),
+        steps.save("1-1", "the first"),
+        steps.wait(uploaded("1-1"), timeout=20),
+        steps.set_vars(tea_or_coffee="coffee"),
+        steps.save("1-1", "the second"),
+        steps.wait(uploaded("1-1"), timeout=20),
+        *play_testcase("restore"),
+        steps.wait("cloud.idle() and not cloud.state.status.get('syncing')", timeout=20),
+        steps.slots(),
+    ])
+    seen = notes(run)
+    assert len(seen["rows"]) == 2 and "the second" in seen["rows"][0] and "(current)" in seen["rows"][0], seen["rows"]
+    assert "is back to version" in seen["message"], seen["message"]
+    assert [s["save_name"] for s in run.first("slots") if s["slot"] == "1-1"] == ["the first"]
+    loaded = device.run([steps.load("1-1", "tea_or_coffee")])
+    assert loaded.first("load")["store"] == {"tea_or_coffee": "tea"}
