@@ -5,7 +5,8 @@
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
 //! - `python`: the Ren'Py desktop module (wheel into `.venv`, pytest).
-//! - `renpy-test`: the real-engine suite (Ren'Py 8.0.3 and 8.3.4 headless, real server).
+//! - `renpy-test`: the real-engine suite (Ren'Py 8.0.3 and 8.3.4 headless, real server);
+//!   `renpy-bench`: their launch-to-main-menu times.
 //! - `aws`: the AWS backend's tooling (moto, cfn-lint, cargo-lambda).
 //! - `web-build`, `web-inject`, `web-test`: the browser client.
 
@@ -32,6 +33,7 @@ fn main() -> Result<()> {
         Some("aws") => aws::run(rest),
         Some("python") => python::run(rest),
         Some("renpy-test") => renpy::run(rest),
+        Some("renpy-bench") => renpy::bench(rest),
         Some("web-build") => web::build(rest),
         Some("web-inject") => web::inject(rest),
         Some("web-test") => web::test(rest),
@@ -58,6 +60,7 @@ tasks:
   python                                build the renpy_cloud wheel into .venv and run its pytest suite
   renpy-test [PYTEST ARGS]              real Ren'Py 8.0.3 and 8.3.4 headless against the real server
                                         (installs both engines if missing; see integrations/renpy/tests)
+  renpy-bench [ARGS]                    launch-to-main-menu time of a game on each real engine
   web-build                             build the browser client (wasm_client/dist/renpy-cloud), print its size
   web-inject <game dir> --server URL --game-id ID --save-directory DIR
                                         add renpy-cloud to a web-exported Ren'Py game

@@ -6,12 +6,17 @@
 //! - host (apt): Debian's Ren'Py 8.0.3 (`renpy`, `renpy-thequestion`), `xvfb`, `xauth`,
 //!   `debootstrap`;
 //! - Ren'Py 8.3.4: a Debian trixie chroot in the cache, outside the checkout (see `chroot`);
-//! - `.venv/` with pytest.
+//! - `.venv/` with pytest and pytest-xdist: one pytest worker per core (`-n auto`; pass
+//!   `-n 0` to run tests one by one), a Ren'Py launch being mostly one busy core.
 //!
-//! The binaries are the ones `cargo xtask test` has just built (`cargo build` is a no-op
-//! then; standalone it builds them), unless `RENPY_CLOUD_SERVER_BIN` / `RENPY_CLOUD_CLI_BIN`
-//! name others; the wheel is `RENPY_CLOUD_WHEEL` or the one `cargo xtask python` left in
-//! `<target>/wheels-python/` (only the drop-in integration's tests need it).
+//! The binaries are `cargo build -p backend -p native_client --bins`'s (in `cargo xtask test`
+//! a no-op: the Python step has just run it), unless `RENPY_CLOUD_SERVER_BIN` and
+//! `RENPY_CLOUD_CLI_BIN` name others; the wheel is `RENPY_CLOUD_WHEEL` or the one
+//! `cargo xtask python` left in `<target>/wheels-python/` (only the drop-in integration's
+//! tests need it).
+//!
+//! `cargo xtask renpy-bench [ARGS]`: after the same installs, prints launch-to-main-menu times
+//! per engine (`integrations/renpy/tests/bench_launch.py --help`); a benchmark, not a test.
 
 mod chroot;
 
@@ -27,22 +32,38 @@ const HOST_PACKAGES: &[&str] = &["renpy", "renpy-thequestion", "xvfb", "xauth", 
 const SUITE: &str = "integrations/renpy/tests";
 
 pub fn run(args: &[String]) -> Result<()> {
+    let mut pytest = prepare()?;
+    pytest
+        .args(["-m", "pytest", "-q", "-n", "auto", SUITE])
+        .args(args);
+    status(pytest)
+}
+
+pub fn bench(args: &[String]) -> Result<()> {
+    let mut script = prepare()?;
+    script.arg(format!("{SUITE}/bench_launch.py")).args(args);
+    status(script)
+}
+
+/// Installs what is missing; the venv's Python, set up to run the suite's code.
+fn prepare() -> Result<Command> {
     ensure_host_packages()?;
     let trixie = chroot::ensure()?;
     let python = ensure_venv_with_pytest()?;
     let target = target_dir();
     let server = binary("RENPY_CLOUD_SERVER_BIN", &target, "renpy-cloud-server");
     let cli = binary("RENPY_CLOUD_CLI_BIN", &target, "renpy-cloud");
-    if !server.exists() || !cli.exists() {
+    if std::env::var_os("RENPY_CLOUD_SERVER_BIN").is_none()
+        || std::env::var_os("RENPY_CLOUD_CLI_BIN").is_none()
+    {
+        // The command `cargo xtask python` runs just before us: a no-op then.
         cmd(
             &cargo(),
             &["build", "-p", "backend", "-p", "native_client", "--bins"],
         )?;
     }
-    let mut pytest = Command::new(&python);
-    pytest
-        .args(["-m", "pytest", "-q", SUITE])
-        .args(args)
+    let mut python = Command::new(&python);
+    python
         .current_dir(root())
         .env("RENPY_CLOUD_SERVER_BIN", &server)
         .env("RENPY_CLOUD_CLI_BIN", &cli)
@@ -50,7 +71,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .env("CARGO_TARGET_DIR", &target);
     match wheel(&target) {
         Some(w) => {
-            pytest.env("RENPY_CLOUD_WHEEL", w);
+            python.env("RENPY_CLOUD_WHEEL", w);
         }
         None => eprintln!(
             "renpy-test: no renpy_cloud wheel in {}/wheels-python (run `cargo xtask python`); \
@@ -58,7 +79,7 @@ pub fn run(args: &[String]) -> Result<()> {
             target.display()
         ),
     }
-    status(pytest)
+    Ok(python)
 }
 
 /// Installs the host's missing Debian packages (`apt-get update` first, for a fresh CI image).
@@ -104,7 +125,7 @@ pub(crate) fn as_root(program: &str) -> Command {
     }
 }
 
-/// `.venv/bin/python` with pytest importable (the venv `cargo xtask python` also uses).
+/// `.venv/bin/python` with pytest and pytest-xdist (the venv `cargo xtask python` also uses).
 fn ensure_venv_with_pytest() -> Result<PathBuf> {
     let python = root().join(".venv/bin/python");
     if !python.exists() {

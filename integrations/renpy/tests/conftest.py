@@ -22,13 +22,24 @@ def engine(request):
     return request.param
 
 
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory):
+    """The folder holding pytest's numbered run folders; chroot copies of old
+    runs that pytest has already removed (it keeps three) are removed too."""
+    # <tmp>/pytest-of-<user>/pytest-N, or …/pytest-N/popen-gwK for a
+    # pytest-xdist worker.
+    basetemp = tmp_path_factory.getbasetemp()
+    base = next((p for p in basetemp.parents if p.name.startswith("pytest-of-")), basetemp.parent)
+    for engine in ENGINES:
+        if engine.chroot is not None:
+            prune_chroot_work(engine.chroot / "work", base)
+    return base
+
+
 @pytest.fixture
-def workspace(engine, tmp_path, tmp_path_factory):
+def workspace(engine, tmp_path, runs_root):
     """This test's folder, reachable by the engine (inside its chroot for 8.3)."""
-    base = tmp_path_factory.getbasetemp().parent
-    if engine.chroot is not None:
-        prune_chroot_work(engine.chroot / "work", base)
-    return engine.workspace(tmp_path, base)
+    return engine.workspace(tmp_path, runs_root)
 
 
 @pytest.fixture
@@ -61,6 +72,6 @@ def prune_chroot_work(work: Path, pytest_base: Path) -> None:
     removed (it keeps the last three), so failures stay readable."""
     if not work.is_dir():
         return
-    for old in work.iterdir():
+    for old in work.glob("pytest-*"):
         if old.is_dir() and not (pytest_base / old.name).exists():
             shutil.rmtree(old, ignore_errors=True)

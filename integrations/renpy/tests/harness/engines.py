@@ -73,8 +73,9 @@ class Engine:
             if not (self.chroot / CHROOT_COMPLETE_MARKER).exists():
                 raise EngineMissing("Ren'Py {}: no complete chroot at {}; {}".format(self.version, self.chroot, how))
             ensure_chroot_mounts(self.chroot)
-        if not self.host_path(RENPY).exists() or not self.host_path("/usr/bin/xvfb-run").exists():
-            raise EngineMissing("Ren'Py {}: {} or xvfb-run is missing; {}".format(self.version, RENPY, how))
+        for needed in (RENPY, "/usr/bin/xvfb-run", GAMES + "/the_question"):
+            if not self.host_path(needed).exists():
+                raise EngineMissing("Ren'Py {}: {} is missing; {}".format(self.version, needed, how))
 
     def host_path(self, engine_path: str) -> Path:
         """Where a path the engine sees is on the host."""
@@ -113,7 +114,8 @@ class Engine:
         # Separate X display numbers per launch: two Xvfb with one number
         # clash (their sockets share the abstract namespace even across the
         # chroot), and xvfb-run -a's probing races between processes.
-        display = 100 + (os.getpid() % 400) * 20 + next(_display_numbers) % 20
+        # Far above xvfb-run's default (99), which other tools use.
+        display = 1000 + (os.getpid() % 400) * 20 + next(_display_numbers) % 20
         argv = ["env", "-i"] + ["{}={}".format(k, v) for k, v in sorted(full.items())]
         argv += ["xvfb-run", "-a", "-n", str(display), RENPY, self.engine_path(game_root)] + args
         if self.chroot is not None:

@@ -22,6 +22,7 @@ DEFAULT_TIMEOUT = 90.0
 # Ren'Py 8.0 writes traceback.txt beside the save directory (~/.renpy), later
 # versions and parse errors (errors.txt) in the game's base folder.
 ERROR_FILES = ("traceback.txt", "errors.txt")
+PRINTED_TRACEBACK = "Traceback (most recent call last)"
 
 
 class RenpyFailed(AssertionError):
@@ -116,6 +117,8 @@ def run(
             timed_out = True
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            # The game and Xvfb are grandchildren: wait until they are gone too.
+            wait_until_group_gone(proc.pid, timeout=30)
         wall = time.time() - spawned_at
     found = [p for p in error_paths if p.exists()]
     traceback = "\n".join("== {} ==\n{}".format(p, p.read_text(errors="replace")) for p in found) or None
@@ -130,6 +133,10 @@ def run(
         run.problems.append("Ren'Py wrote " + ", ".join(p.name for p in found))
     if not result.get("finished"):
         run.problems.append("the driver did not finish its steps")
+    if not traceback and PRINTED_TRACEBACK in run.output:
+        # Ren'Py reports only the main thread's exceptions; a background
+        # thread's is printed and the game goes on.
+        run.problems.append("the engine printed a Python traceback (a background thread?)")
     if expect_failure:
         if not run.problems:
             raise RenpyFailed("expected a failure, but the run was clean\n" + run.describe())
@@ -143,6 +150,28 @@ def run_parallel(jobs, **options) -> List[RunResult]:
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = [pool.submit(run, device, steps, **options) for device, steps in jobs]
         return [f.result() for f in futures]
+
+
+def wait_until_group_gone(pgid: int, timeout: float) -> None:
+    """Waits until no live (non-zombie) process is left in process group `pgid`."""
+    deadline = time.time() + timeout
+    while live_members(pgid):
+        if time.time() > deadline:
+            raise RenpyFailed("processes of group {} survived SIGKILL: {}".format(pgid, live_members(pgid)))
+        time.sleep(0.05)
+
+
+def live_members(pgid: int) -> List[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the parenthesised command name: state, ppid, pgrp, …
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
 
 
 def next_run_prefix(device: Device) -> Path:

@@ -45,7 +45,7 @@ class State(object):
         self.answer = os.environ.get("RENPY_CLOUD_TEST_ANSWER", "yes")
         self.result = {
             "finished": False,
-            "times": {"driver_init": time.time()},
+            "times": {"driver_init": time.time(), "process_started": process_started()},
             "engine": engine_info(),
             "steps": [],
             "prompts": [],
@@ -80,15 +80,20 @@ def install():
     config.label_overrides["before_main_menu"] = BEFORE_MAIN_MENU_LABEL
     config.after_load_callbacks.append(after_load)
     config.periodic_callbacks.append(periodic)
-    previous = config.label_callback
+    state.write()
+
+
+def chain_label_callback():
+    """config.label_callback is one function: wrap whatever the game (or a
+    later init block) set, once all init code has run."""
+    previous = renpy.config.label_callback
 
     def label_callback(name, abnormal):
         if previous is not None:
             previous(name, abnormal)
         reached_label(name)
 
-    config.label_callback = label_callback
-    state.write()
+    renpy.config.label_callback = label_callback
 
 
 # --- where steps run -------------------------------------------------------
@@ -101,6 +106,7 @@ def before_main_menu():
         times["main_menu"] = time.time()
         # Ren'Py rebuilds its save locations after init (8.1+ adds sync/).
         state.result["engine"] = engine_info()
+        chain_label_callback()
     if state.playing is not None:
         end_play("the story returned to the main menu")
     while True:
@@ -269,7 +275,11 @@ def step_load(step, record):
         raise DriverError("cannot load {}: the engine lists {}".format(slot, api.list_slots()))
     state.loading = record
     state.write()
-    api.load(slot)  # never returns; after_load() records the store
+    # Does not return when the game loads (after_load() records the store);
+    # returns when the player refused it (8.1+ asks about another device's save).
+    api.load(slot)
+    state.loading = None
+    return {"loaded": False}
 
 
 def step_delete(step, record):
@@ -283,12 +293,12 @@ def step_pause(step, record):
 
 def step_wait(step, record):
     """Interacts (so periodic callbacks run) until `expr` is true."""
-    deadline = time.time() + step.get("timeout", 10)
+    start = time.time()
     while True:
         value = eval(step["expr"], vars(store))
         if value:
-            return {"after": time.time() - (deadline - step.get("timeout", 10)), "value": plain(value)}
-        if time.time() > deadline:
+            return {"after": time.time() - start, "value": plain(value)}
+        if time.time() - start > step.get("timeout", 10):
             raise DriverError("timed out waiting for " + step["expr"])
         api.pause(0.1, hard=True)
 
@@ -327,6 +337,20 @@ def engine_info():
         "locations": [l.directory for l in getattr(location, "locations", [])],
         "token_dir": getattr(savetoken, "token_dir", None),
     }
+
+
+def process_started():
+    """When this process started (Linux /proc), so launch timings can leave
+    out what ran before Ren'Py (xvfb-run starting Xvfb); None elsewhere."""
+    try:
+        with open("/proc/self/stat") as f:
+            # Field 22, counted after the parenthesised command name.
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def plain(value):
