@@ -137,3 +137,25 @@ def test_persistent_of_a_takes_effect_on_a_b_that_has_played_no_field_lost(new_d
         assert again.first("persistent")["fields"] == after_sync["fields"]
     finally:
         proxy.close()
+
+
+def test_a_slot_deleted_in_the_game_on_a_disappears_from_b_and_stays_gone(new_device, tmp_path, server, engine):
+    game = build_game(tmp_path / "shipped", server.url, "native")
+    a, b = new_device("A", game), new_device("B", game)
+    player = Player(server.url)
+    player.sign_in(a)
+    player.sign_in(b)
+    synced = "cloud.state.status.get('last_sync') and not cloud.state.status.get('syncing')"
+    # B saves the slot itself, so Ren'Py keeps it in every one of B's locations.
+    b.run([steps.wait(synced, timeout=20), steps.set_vars(tea_or_coffee="tea"), steps.play("start"),
+           steps.save("1-1", "B: to be deleted"), steps.wait(uploaded("1-1"), timeout=20)])
+    on_a = a.run([steps.wait(synced, timeout=20), steps.slots(), steps.delete("1-1"), steps.slots(),
+                  steps.wait("not cloud.state.status.get('pending_uploads') and " + synced, timeout=20)])
+    assert "1-1" in [s["slot"] for s in on_a.all("slots")[0]]
+    assert "1-1" not in [s["slot"] for s in on_a.all("slots")[1]], "deleted in A's game"
+
+    on_b = b.run([steps.wait(synced, timeout=20), steps.slots()])
+    assert "1-1" not in [s["slot"] for s in on_b.first("slots")], "gone from B's load screen"
+    again = b.run([steps.wait(synced, timeout=20), steps.slots()])
+    assert "1-1" not in [s["slot"] for s in again.first("slots")], "and it stays gone"
+    assert not any((folder / ("1-1" + SLOT)).exists() for folder in b.save_locations())
