@@ -438,12 +438,13 @@ init -10 python in cloud:
             return "Cloud: sign in"
         if st.get("pending_conflicts"):
             return "Cloud: {} conflict(s)".format(len(st["pending_conflicts"]))
-        if st.get("syncing"):
-            frac = progress(st)
-            return "Cloud: syncing {}%".format(int(frac * 100)) if frac is not None else "Cloud: syncing..."
+        # Offline before syncing: the worker's retries would make the badge flicker.
         waiting = len(st.get("pending_uploads") or ())
         if st.get("offline"):
             return "Cloud: offline, {} waiting".format(waiting) if waiting else "Cloud: offline"
+        if st.get("syncing"):
+            frac = progress(st)
+            return "Cloud: syncing {}%".format(int(frac * 100)) if frac is not None else "Cloud: syncing..."
         if st.get("last_error"):
             return "Cloud: problem (click)"
         return "Cloud: synced"
