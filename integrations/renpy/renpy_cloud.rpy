@@ -324,18 +324,34 @@ init -10 python in cloud:
         t.start()
         renpy.restart_interaction()
 
+    def can_sign_in():
+        """A click on a sign-in button does something only while nothing else runs
+        and nobody is signed in (a second click, or one on a stale screen, is ignored)."""
+        return state.client is not None and state.task is None and not signed_in()
+
     def sign_in():
-        user, password = form.user.strip(), form.password
-        form.password = ""
-        run_task("sign-in", state.client.login, user, password)
+        if can_sign_in():
+            account_action("sign-in", state.client.login)
 
     def sign_up():
+        if can_sign_in():
+            account_action("sign-up", state.client.signup)
+
+    def account_action(task, call):
         user, password = form.user.strip(), form.password
+        if not user or not password:
+            state.message = "Type your account name and password first."
+            return
         form.password = ""
-        run_task("sign-up", state.client.signup, user, password)
+        run_task(task, call, user, password)
 
     def pair():
+        if not can_sign_in():
+            return
         code = form.code.strip()
+        if not code:
+            state.message = "Type the code your other computer shows first."
+            return
         form.code = ""
         run_task("pair", state.client.pair, code)
 

@@ -161,6 +161,8 @@ def add_testcase(device, name: str, body: List[str]) -> None:
     # Prefixed: a Ren'Py keyword (menu, label...) cannot name a testcase.
     lines = ["", "testcase cloud_{}:".format(name), "    $ _test.timeout = 20"]
     for line in body:
+        # Both sides of `"A" until "B"` are clicks.
+        line = re.sub(r'^("[^"]*") until ', r'\1 pos (0.5, 0.5) until ', line)
         if line.startswith('"') or re.search(r'until "[^"]*"$', line):
             line += " pos (0.5, 0.5)"
         lines.append("    " + line)

@@ -25,11 +25,10 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
         '"Cloud account name"', type_text(user),
         '"Cloud password"', type_text(PASSWORD),
         note("typed_user", "cloud.form.user"),
-        '"Create account"',
-        # The signed-in menu replaces the form once the account exists (`until`
-        # clicks its right side: "Sync now" is harmless); its buttons work once
-        # the sign-up's outcome is in.
-        'pause 0.2 until "Sync now"',
+        # Clicks "Create account" until the signed-in menu replaces the form (as
+        # a player clicks again when nothing happens; clicks while it works are
+        # ignored), then `until` clicks its right side: "Sync now" is harmless.
+        '"Create account" until "Sync now"',
         note("password_kept", "cloud.form.password"),
         "pause 1.0",
         '"Pair another computer"',
@@ -54,9 +53,7 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
         '"Cloud saves"', "pause 0.3",
         '"Cloud pairing code"', type_text(code),
         note("typed_code", "cloud.form.code"),
-        '"Pair"',
-        # `until` clicks its right side once it is there: "Sync now" is harmless.
-        'pause 0.2 until "Sync now"',
+        '"Pair" until "Sync now"',
         '"Close cloud saves"', "pause 0.3",
     ])
     run_b = b.run([*play_testcase("pair"), steps.wait("cloud.signed_in()", timeout=20), cloud_report()])
@@ -66,8 +63,7 @@ def test_sign_up_pair_and_sign_in_typed_in_the_game(new_device, tmp_path, server
         '"Cloud saves"', "pause 0.3",
         '"Cloud account name"', type_text(user),
         '"Cloud password"', type_text(PASSWORD),
-        '"Sign in"',
-        'pause 0.2 until "Sync now"',
+        '"Sign in" until "Sync now"',
         '"Close cloud saves"', "pause 0.3",
     ])
     run_c = c.run([*play_testcase("sign_in"), steps.wait("cloud.signed_in()", timeout=20), cloud_report()])
