@@ -5,6 +5,7 @@ define m = Character("Me")
 
 default met_eileen = False
 default tea_or_coffee = None
+default endings_count = 0
 default persistent.endings_seen = set()
 
 label start:
@@ -34,13 +35,16 @@ label start:
 label ending_friends:
     e "Then it's settled. Same train tomorrow?"
     $ persistent.endings_seen.add("friends")
-    "Ending: Friends on the 8:15 ([len(persistent.endings_seen)] of 2 endings seen)."
+    # Ren'Py before 8.2 interpolates only names and attributes, not len(...).
+    $ endings_count = len(persistent.endings_seen)
+    "Ending: Friends on the 8:15 ([endings_count] of 2 endings seen)."
     return
 
 label ending_quiet:
     "I read my book. Eileen waves as she leaves at her stop."
     $ persistent.endings_seen.add("quiet")
-    "Ending: A quiet ride ([len(persistent.endings_seen)] of 2 endings seen)."
+    $ endings_count = len(persistent.endings_seen)
+    "Ending: A quiet ride ([endings_count] of 2 endings seen)."
     return
 
 init python:
