@@ -175,7 +175,10 @@ struct MotoServer {
 impl MotoServer {
     fn start() -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(venv_bin("moto_server"))
+        // moto with DynamoDB calls one at a time (see the script: moto's transactions
+        // are not isolated under concurrency, the real service's are).
+        let child = Command::new(venv_bin("python"))
+            .arg(root().join("backend/tests/moto/serial_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -11,9 +11,12 @@
 )]
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "../moto/command.rs"]
+mod command;
+use command::moto_command;
 
 use backend::aws_env::{AwsSettings, sdk_config};
 use backend::storage::dynamo::DynamoMetadataStore;
@@ -29,24 +32,6 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return PathBuf::from(path);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned();
-    let path = root.join(".venv/bin/moto_server");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask aws setup` (creates .venv with moto[server]==5.1.22) \
-         or set MOTO_SERVER",
-        path.display()
-    );
-    path
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -57,17 +42,15 @@ fn free_port() -> u16 {
 impl Moto {
     /// Starts moto and waits until it answers.
     pub async fn start() -> Self {
-        let binary = moto_binary();
         let http = reqwest::Client::new();
         for _ in 0..3 {
             let port = free_port();
-            let child = Command::new(&binary)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let child = moto_command(port)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+                .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
             let mut moto = Self {
                 child,
                 endpoint: format!("http://127.0.0.1:{port}"),

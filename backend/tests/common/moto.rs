@@ -1,29 +1,19 @@
 //! A moto server for the HTTP suite on the AWS backend (`RENPY_CLOUD_TEST_BACKEND=aws`):
 //! blocking and std-only, since the suite's tests are plain `#[test]`s.
 
+#[path = "../moto/command.rs"]
+mod command;
+use command::moto_command;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `moto_server` on 127.0.0.1, killed on drop.
 pub struct MotoProcess {
     child: Child,
     pub endpoint: String,
-}
-
-fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return PathBuf::from(path);
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask aws setup` or set MOTO_SERVER",
-        path.display()
-    );
-    path
 }
 
 /// Whether moto answers its own API on `port`.
@@ -41,19 +31,17 @@ fn answers(port: u16) -> bool {
 impl MotoProcess {
     /// Starts moto on a free port and waits until it answers.
     pub fn start() -> Self {
-        let binary = moto_binary();
         for _ in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            let mut child = Command::new(&binary)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let mut child = moto_command(port)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+                .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(30) {
                 if let Ok(Some(_)) = child.try_wait() {
