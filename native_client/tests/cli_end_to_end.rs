@@ -199,8 +199,33 @@ fn two_devices_sync_edit_delete_conflict_and_lose_nothing() {
         status["pending_conflicts"],
         serde_json::json!(["quick-1-LT1.save"])
     );
+    // What a chooser shows: both sides, the other device by name, both screenshots.
+    let view = b.json(&["conflicts"], 3);
+    let conflict = &view["conflicts"][0];
+    assert_eq!(conflict["path"], "quick-1-LT1.save", "{view}");
+    assert_eq!(conflict["local"]["device_name"], "this device");
+    assert_eq!(
+        conflict["local"]["sha256"],
+        ContentHash::of(&from_b).to_hex()
+    );
+    assert_eq!(conflict["remote"]["device_name"], "laptop", "{view}");
+    assert_eq!(
+        conflict["remote"]["sha256"],
+        ContentHash::of(&from_a).to_hex()
+    );
+    for side in ["local_screenshot", "remote_screenshot"] {
+        let png = conflict[side].as_str().unwrap_or_default();
+        assert!(
+            png.starts_with("iVBORw0KGgo"),
+            "{side} is a base64 PNG: {view}"
+        );
+    }
     b.json(&["resolve", "quick-1-LT1.save", "--keep", "local"], 0);
     let report = b.json(&["sync", "--policy", "manual"], 0);
+    assert_eq!(
+        b.json(&["conflicts"], 0)["conflicts"],
+        serde_json::json!([])
+    );
     assert!(
         paths(&report, "uploaded").contains("quick-1-LT1.save"),
         "{report}"

@@ -4,19 +4,18 @@
 The sync logic stays in the program (including Ren'Py's save locations with
 ``--game-dir`` and save-token trust with ``--tokens-dir``); this file only runs it, parses
 its JSON, keeps a status and runs a background thread that notices saves and retries with
-backoff. Difference: the remote side of a conflict has metadata (from ``history``) but no
-screenshot.
+backoff.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
 import threading
 import time
-import zipfile
 from typing import Any, Dict, List, Optional
 
 import renpy_cloud as _pkg
@@ -404,29 +403,12 @@ class CliClient:
 
     # Conflicts and history --------------------------------------------------------------
     def conflicts(self) -> List[Conflict]:
-        local = self._run(["status"] + self._game_args(), self._short())
-        out = []
-        for path in local.get("pending_conflicts") or []:
-            local_side, local_png = _read_local(self.save_dir, path)
-            remote_side = None
-            try:
-                versions = self.history(path)
-                current = next((v for v in versions if v.get("current")), None)
-                if current is not None:
-                    remote_side = {
-                        "sha256": current["sha256"],
-                        "size": current["size"],
-                        "mtime": current.get("mtime"),
-                        "version": current["version"],
-                        "device_id": current["device_id"],
-                        "device_name": None,
-                        "deleted": current["deleted"],
-                        "meta": current.get("meta"),
-                    }
-            except Exception:  # noqa: BLE001 - show the local side anyway
-                pass
-            out.append(Conflict(path, local_side, remote_side, local_png, None))
-        return out
+        answer = self._run(["conflicts"] + self._game_args(), self._long())
+        return [
+            Conflict(row["path"], row.get("local"), row.get("remote"),
+                     _png(row.get("local_screenshot")), _png(row.get("remote_screenshot")))
+            for row in answer.get("conflicts") or []
+        ]
 
     def resolve(self, path: str, keep: str) -> None:
         if keep not in ("local", "remote", "both"):
@@ -481,38 +463,6 @@ def _folder_signature(save_dir: str) -> Optional[List[Any]]:
     return out
 
 
-def _read_local(save_dir: str, path: str) -> Any:
-    """The local side of a conflict read from the save file itself (json + screenshot)."""
-    full = os.path.join(save_dir, *path.split("/"))
-    try:
-        st = os.stat(full)
-    except OSError:
-        return None, None
-    side = {
-        "sha256": None,
-        "size": st.st_size,
-        "mtime": int(st.st_mtime * 1000),
-        "version": None,
-        "device_id": None,
-        "device_name": "this device",
-        "deleted": False,
-        "meta": None,
-    }
-    png = None
-    try:
-        with zipfile.ZipFile(full) as zf:
-            names = zf.namelist()
-            raw = json.loads(zf.read("json").decode("utf-8")) if "json" in names else {}
-            side["meta"] = {
-                "save_name": raw.get("_save_name"),
-                "ctime": raw.get("_ctime"),
-                "game_runtime": raw.get("_game_runtime"),
-                "version": raw.get("_version"),
-                "renpy_version": raw.get("_renpy_version"),
-                "has_screenshot": "screenshot.png" in names,
-            }
-            if "screenshot.png" in names:
-                png = zf.read("screenshot.png")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        pass
-    return side, png
+def _png(encoded: Optional[str]) -> Optional[bytes]:
+    """A screenshot from the program's JSON (base64 PNG)."""
+    return base64.b64decode(encoded) if encoded else None

@@ -92,10 +92,11 @@ def test_manual_conflict_shows_both_sides_and_resolves(devices):
     assert c.remote["meta"]["save_name"] == "theirs"
     assert c.remote["device_id"] != b.status()["device_id"]
     assert c.local_screenshot.endswith(b"mine")
-    if devices.kind == "native":
-        # The remote screenshot is downloaded and read from the other device's save.
-        assert c.remote_screenshot.endswith(b"theirs")
-        assert c.remote["device_name"] == "a"
+    # The remote screenshot is downloaded and read from the other device's save (by the
+    # module, or by the program the CLI client runs).
+    assert c.remote_screenshot.endswith(b"theirs")
+    assert c.remote["device_name"] == "a"
+    assert c.local["device_name"] == "this device"
     # Nothing was overwritten while waiting.
     assert (b.dir / slot).read_bytes() == local_save
     b.resolve(slot, "remote")

@@ -40,6 +40,9 @@ pub enum Command {
     Sync(GameArgs),
     /// Local changes and waiting conflicts, without contacting the server
     Status(GameArgs),
+    /// Conflicts waiting for a decision, both sides with save name, play time, device and
+    /// screenshot (base64 PNG in --json)
+    Conflicts(GameArgs),
     /// Stored versions of one file
     History {
         #[command(flatten)]

@@ -1,9 +1,10 @@
 //! sync, status, history, restore, resolve: the commands that drive the sync engine.
 
-use std::collections::HashMap;
-
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::executor::block_on;
 use serde_json::json;
+use sync_core::client::conflicts::PreviewCache;
 use sync_core::client::errors::ErrorClass;
 use sync_core::engine::{EngineConfig, SyncEngine, SyncReport};
 use sync_core::policy::{ConflictPolicy, Resolution};
@@ -11,7 +12,7 @@ use sync_core::rules::SyncRules;
 use sync_core::{GameId, SavePath};
 
 use super::args::{GameArgs, Keep};
-use super::output::{ProgressDisplay, history_lines, plural, sync_summary};
+use super::output::{ProgressDisplay, conflict_lines, history_lines, plural, sync_summary};
 use super::{CliError, Context, EXIT_CONFLICTS_WAITING, Outcome};
 use crate::desktop::{DesktopGame, DesktopStore, MissingDir, OpenError, open_store};
 use crate::http::HttpTransport;
@@ -123,6 +124,40 @@ pub fn status(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
     Ok(outcome)
 }
 
+/// The conflicts waiting for a decision, both sides with what a chooser shows (the
+/// desktop `.rpy`'s chooser reads this when it runs the CLI).
+pub fn conflicts(ctx: &Context, args: &GameArgs) -> Result<Outcome, CliError> {
+    let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
+    let previews = block_on(crate::conflicts::previews(
+        &mut engine,
+        &mut PreviewCache::default(),
+    ))?;
+    let png = |bytes: &Option<Vec<u8>>| bytes.as_ref().map(|b| BASE64.encode(b));
+    let mut json_rows = Vec::with_capacity(previews.len());
+    let mut human = Vec::new();
+    for preview in &previews {
+        let mut row = to_json(&preview.view)?;
+        row["local_screenshot"] = png(&preview.local_screenshot).into();
+        row["remote_screenshot"] = png(&preview.remote_screenshot).into();
+        json_rows.push(row);
+        human.extend(conflict_lines(preview));
+    }
+    if previews.is_empty() {
+        human.push("no conflicts waiting".to_owned());
+    } else {
+        human.push(format!(
+            "decide with: renpy-cloud resolve --game {} --dir {} FILE --keep local|remote|both",
+            args.game,
+            args.dir.display()
+        ));
+    }
+    let mut outcome = Outcome::new(json!({ "conflicts": json_rows }), human);
+    if !previews.is_empty() {
+        outcome.exit = EXIT_CONFLICTS_WAITING;
+    }
+    Ok(outcome)
+}
+
 pub fn history(ctx: &Context, args: &GameArgs, file: &str) -> Result<Outcome, CliError> {
     let path = save_path(file)?;
     let mut engine = open_engine(ctx, args, MissingDir::Refuse, true)?;
@@ -131,18 +166,7 @@ pub fn history(ctx: &Context, args: &GameArgs, file: &str) -> Result<Outcome, Cl
     let human = if ctx.json {
         Vec::new()
     } else {
-        // Device names read better than ids; without them the ids still do.
-        let names: HashMap<String, String> = engine
-            .transport()
-            .devices()
-            .map(|d| {
-                d.devices
-                    .into_iter()
-                    .map(|d| (d.device_id, d.name))
-                    .collect()
-            })
-            .unwrap_or_default();
-        history_lines(&history, &names)
+        history_lines(&history, &engine.transport().device_names())
     };
     Ok(Outcome::new(json, human))
 }

@@ -155,6 +155,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Logout => account::logout(&ctx),
         Command::Sync(g) => game::sync(&ctx, &g),
         Command::Status(g) => game::status(&ctx, &g),
+        Command::Conflicts(g) => game::conflicts(&ctx, &g),
         Command::History { game, file } => game::history(&ctx, &game, &file),
         Command::Restore {
             game,

@@ -1,7 +1,9 @@
 //! Human-readable lines for results, and the transfer progress bar.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
 use std::io::IsTerminal;
+use sync_core::client::conflicts::{ConflictPreview, SideView};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sync_core::engine::{Phase, Progress, SyncReport};
@@ -79,7 +81,7 @@ pub fn sync_summary(report: &SyncReport) -> Vec<String> {
 /// `device_names` maps device ids to names (ids are shown for unknown devices).
 pub fn history_lines(
     history: &HistoryResponse,
-    device_names: &HashMap<String, String>,
+    device_names: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let mut lines = vec![format!("{}:", history.path)];
     for v in &history.versions {
@@ -114,6 +116,57 @@ pub fn history_lines(
         ));
     }
     lines
+}
+
+/// A waiting conflict's two sides, one line each.
+pub fn conflict_lines(preview: &ConflictPreview) -> Vec<String> {
+    let view = &preview.view;
+    let side = |label: &str, side: Option<&SideView>| match side {
+        None => format!("  {label}: deleted"),
+        Some(s) if s.deleted => format!(
+            "  {label}: deleted on {}",
+            s.device_name
+                .as_deref()
+                .or(s.device_id.as_deref())
+                .unwrap_or("another device")
+        ),
+        Some(s) => {
+            let meta = s.meta.as_ref();
+            let name = meta
+                .and_then(|m| m.save_name.as_deref())
+                .filter(|n| !n.is_empty())
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
+            let played = meta
+                .and_then(|m| m.game_runtime)
+                .map(|t| format!(", played {}", format_runtime(t)))
+                .unwrap_or_default();
+            let when = s
+                .mtime
+                .map(format_utc)
+                .unwrap_or_else(|| "unknown time".into());
+            let from = s
+                .device_name
+                .as_deref()
+                .or(s.device_id.as_deref())
+                .unwrap_or("another device");
+            format!("  {label}: {when} from {from}{name}{played}")
+        }
+    };
+    vec![
+        format!("{}:", view.path),
+        side("this device", view.local.as_ref()),
+        side("the server  ", view.remote.as_ref()),
+    ]
+}
+
+fn format_runtime(seconds: f64) -> String {
+    let minutes = (seconds.max(0.0) / 60.0).round() as u64;
+    if minutes < 60 {
+        format!("{minutes} min")
+    } else {
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
 }
 
 pub fn plural(n: usize, word: &str) -> String {

@@ -1,5 +1,7 @@
 //! Account, device and pairing calls (not part of the engine's `Transport`).
 
+use std::collections::BTreeMap;
+
 use sync_core::protocol::{
     Credentials, DeviceKeys, DevicesResponse, PairingClaim, PairingCode, RefreshRequest,
     TokenResponse,
@@ -37,6 +39,19 @@ impl HttpTransport {
     pub fn devices(&self) -> Result<DevicesResponse, TransportError> {
         self.require_session()?;
         self.json::<(), _>("GET", routes::DEVICES, None, true)
+    }
+
+    /// Device id → name for this account's devices; empty when they cannot be listed
+    /// (names only read better than ids, so nothing depends on them).
+    pub fn device_names(&self) -> BTreeMap<String, String> {
+        self.devices()
+            .map(|d| {
+                d.devices
+                    .into_iter()
+                    .map(|d| (d.device_id, d.name))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `PUT /v1/device-keys`: replaces this device's published Ren'Py save-token verifying

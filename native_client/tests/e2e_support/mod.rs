@@ -164,7 +164,7 @@ impl Device {
         let command = args.iter().find(|a| !a.starts_with("--"));
         let game_command = matches!(
             command,
-            Some(&("sync" | "status" | "history" | "restore" | "resolve"))
+            Some(&("sync" | "status" | "conflicts" | "history" | "restore" | "resolve"))
         );
         if game_command {
             full.extend_from_slice(&["--game", GAME, "--dir", &dir]);
