@@ -62,7 +62,8 @@ tasks:
   python                                build the renpy_cloud wheel into .venv and run its pytest suite
   renpy-test [PYTEST ARGS]              real Ren'Py 8.0.3 and 8.3.4 headless against the real server
                                         (installs both engines if missing; see integrations/renpy/tests)
-  renpy-bench [ARGS]                    launch-to-main-menu time of a game on each real engine
+  renpy-bench [integration] [ARGS]      launch-to-main-menu time on each real engine; with
+                                        `integration`, what the drop-in adds to it
   web-build                             build the browser client (wasm_client/dist/renpy-cloud), print its size
   web-inject <game dir> --server URL --game-id ID --save-directory DIR
                                         add renpy-cloud to a web-exported Ren'Py game

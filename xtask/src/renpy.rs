@@ -16,7 +16,9 @@
 //! tests need it).
 //!
 //! `cargo xtask renpy-bench [ARGS]`: after the same installs, prints launch-to-main-menu times
-//! per engine (`integrations/renpy/tests/bench_launch.py --help`); a benchmark, not a test.
+//! per engine (`integrations/renpy/tests/bench_launch.py --help`); `renpy-bench integration`
+//! prints what the drop-in integration adds to them (`bench_integration.py`). Benchmarks,
+//! not tests.
 
 mod chroot;
 
@@ -41,7 +43,13 @@ pub fn run(args: &[String]) -> Result<()> {
 
 pub fn bench(args: &[String]) -> Result<()> {
     let mut script = prepare()?;
-    script.arg(format!("{SUITE}/bench_launch.py")).args(args);
+    match args.split_first() {
+        // What the drop-in integration adds to a launch (signed in, server down, silent).
+        Some((first, rest)) if first == "integration" => script
+            .arg(format!("{SUITE}/bench_integration.py"))
+            .args(rest),
+        _ => script.arg(format!("{SUITE}/bench_launch.py")).args(args),
+    };
     status(script)
 }
 

@@ -1,5 +1,7 @@
 //! `cargo xtask test`: every check and test, with the set-up they need.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
 
 use crate::run::{cargo, cmd, output};
@@ -7,60 +9,96 @@ use crate::run::{cargo, cmd, output};
 pub fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let cargo = cargo();
+    let mut stages = Stages::default();
     ensure_wasm_target()?;
 
-    cmd(&cargo, &["fmt", "--all", "--", "--check"])?;
+    stages.run("fmt", || cmd(&cargo, &["fmt", "--all", "--", "--check"]))?;
     if !quick {
+        stages.run("clippy", || {
+            cmd(
+                &cargo,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )
+        })?;
+    }
+    stages.run("core for wasm32", || {
+        // sync_core must stay I/O-free and build for the browser.
         cmd(
             &cargo,
             &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
+                "build",
+                "-p",
+                "sync_core",
+                "--target",
+                "wasm32-unknown-unknown",
             ],
         )?;
-    }
-    // sync_core must stay I/O-free and build for the browser.
-    cmd(
-        &cargo,
-        &[
-            "build",
-            "-p",
-            "sync_core",
-            "--target",
-            "wasm32-unknown-unknown",
-        ],
-    )?;
-    cmd(
-        "python3",
-        &["sync_core/tests/fixtures/make_renpy_saves.py", "--check"],
-    )?;
-    // Integration tests start the real binaries.
-    cmd(&cargo, &["build", "--workspace", "--bins"])?;
-    cmd(&cargo, &["test", "--workspace"])?;
+        cmd(
+            "python3",
+            &["sync_core/tests/fixtures/make_renpy_saves.py", "--check"],
+        )
+    })?;
+    stages.run("cargo test", || {
+        // Integration tests start the real binaries.
+        cmd(&cargo, &["build", "--workspace", "--bins"])?;
+        cmd(&cargo, &["test", "--workspace"])
+    })?;
     // The desktop Python module, against the real server.
-    crate::python::run(&[])?;
+    stages.run("python", || crate::python::run(&[]))?;
     // Real Ren'Py engines (8.0.3 and 8.3.4) running games headless against the real server.
-    crate::renpy::run(&[])?;
+    stages.run("renpy", || crate::renpy::run(&[]))?;
     // The browser client: wasm-bindgen tests in headless Chromium, real Emscripten IDBFS,
     // Playwright against the real server.
     if !quick {
-        crate::web::test(&[])?;
-        crate::demo_test::run(&[])?;
+        stages.run("web", || crate::web::test(&[]))?;
+        stages.run("demo", || crate::demo_test::run(&[]))?;
     }
-    // The AWS backend against moto on loopback, the template lint and the Lambda build.
-    if quick {
+    // The AWS backend against moto on loopback, the template lint and the Lambda API suite.
+    // The release Lambda build (`cargo xtask aws lambda`) is a deployment step, not a test.
+    stages.run("aws", || {
         crate::aws::setup()?;
+        if !quick {
+            crate::aws::lint()?;
+        }
         crate::aws::test()?;
-        crate::aws::e2e()?;
-    } else {
-        crate::aws::all()?;
-    }
+        crate::aws::e2e()
+    })?;
+    stages.report();
     eprintln!("\nall checks and tests passed");
     Ok(())
+}
+
+/// How long each stage took, printed after each one and at the end, so a CI log shows
+/// where the time goes.
+#[derive(Default)]
+struct Stages(Vec<(&'static str, Duration)>);
+
+impl Stages {
+    fn run(&mut self, name: &'static str, stage: impl FnOnce() -> Result<()>) -> Result<()> {
+        let started = Instant::now();
+        let result = stage();
+        let took = started.elapsed();
+        eprintln!("\n== stage {name}: {:.0} s", took.as_secs_f64());
+        self.0.push((name, took));
+        if result.is_err() {
+            self.report();
+        }
+        result
+    }
+
+    fn report(&self) {
+        eprintln!("\nstage times:");
+        for (name, took) in &self.0 {
+            eprintln!("  {name:<16} {:>6.0} s", took.as_secs_f64());
+        }
+    }
 }
 
 fn ensure_wasm_target() -> Result<()> {
