@@ -24,6 +24,11 @@
 ##   literals: isinstance checks use python_dict, long-lived state uses python_* types.
 ## - Ren'Py does not guard periodic or quit callbacks: every entry point here catches
 ##   everything, so the cloud can never crash or freeze the game.
+## - A shown screen's buttons stay where they are: its frame has a fixed width and top
+##   edge, Close is in its top right corner, and the lines that change by themselves
+##   (status, messages) come after every button. A centred frame resized whenever a
+##   status line changed, moving the buttons under the pointer: a click landed beside
+##   the button it was aimed at.
 
 init -10 python in cloud:
     _constant = True
@@ -440,6 +445,10 @@ init -10 python in cloud:
     def escape(s):
         return str(s).replace("[", "[[").replace("{", "{{")
 
+    def panel_width():
+        """The fixed width of the cloud screens' frames (never wider than the game)."""
+        return min(1100, config.screen_width - 40)
+
     def idle():
         return state.task is None
 
@@ -638,10 +647,13 @@ screen cloud_menu():
     zorder 200
     style_prefix "cloud"
     key "game_menu" action Hide("cloud_menu")
+    # Fixed width and top edge; what changes by itself comes after every button.
     frame:
-        xalign 0.5 yalign 0.5
-        xmaximum 1100
-        vbox:
+        xalign 0.5 yanchor 0.0 ypos 0.08
+        xsize cloud.panel_width()
+        fixed:
+          yfit True
+          vbox:
             spacing 12
             label "Cloud saves"
             if cloud.state.client is None:
@@ -683,7 +695,6 @@ screen cloud_menu():
                     textbutton "Pair" action Function(cloud.pair) sensitive cloud.idle()
             else:
                 text cloud.account_text()
-                text cloud.sync_text()
                 hbox:
                     spacing 16
                     textbutton "Sync now" action Function(cloud.sync_now)
@@ -696,9 +707,10 @@ screen cloud_menu():
                     text "Older versions of:"
                     for slot in cloud.recent_slots():
                         textbutton slot action [Function(cloud.load_history, slot), Show("cloud_history")] sensitive cloud.idle()
+                text cloud.sync_text()
             if cloud.state.message or cloud.state.internal_error:
                 text cloud.message_text() size 18
-            textbutton "Close" alt "Close cloud saves" action Hide("cloud_menu")
+          textbutton "Close" alt "Close cloud saves" xalign 1.0 action Hide("cloud_menu")
 
 ## Conflicts left for the player (policy "manual"): both sides with their screenshots.
 screen cloud_conflicts():
@@ -707,13 +719,13 @@ screen cloud_conflicts():
     style_prefix "cloud"
     key "game_menu" action Hide("cloud_conflicts")
     frame:
-        xalign 0.5 yalign 0.5
-        xmaximum 1100
-        vbox:
+        xalign 0.5 yanchor 0.0 ypos 0.08
+        xsize cloud.panel_width()
+        fixed:
+          yfit True
+          vbox:
             spacing 12
             label "Two versions of the same save"
-            if not cloud.state.conflicts:
-                text cloud.message_text()
             viewport:
                 xmaximum 1050
                 ymaximum 520
@@ -734,7 +746,9 @@ screen cloud_conflicts():
                                         text cloud.conflict_side_text(i, side) size 18
                                         textbutton cloud.keep_label(side) alt cloud.keep_alt(i, side) action Function(cloud.resolve, cloud.conflict_path(i), side) sensitive cloud.idle()
                             textbutton cloud.keep_label("both") alt cloud.keep_alt(i, "both") action Function(cloud.resolve, cloud.conflict_path(i), "both") sensitive cloud.idle()
-            textbutton "Close" alt "Close conflicts" action Hide("cloud_conflicts")
+            if not cloud.state.conflicts:
+                text cloud.message_text()
+          textbutton "Close" alt "Close conflicts" xalign 1.0 action Hide("cloud_conflicts")
 
 ## Every version of one slot kept on the server; any can be made current again.
 screen cloud_history():
@@ -743,9 +757,11 @@ screen cloud_history():
     style_prefix "cloud"
     key "game_menu" action Hide("cloud_history")
     frame:
-        xalign 0.5 yalign 0.5
-        xmaximum 1100
-        vbox:
+        xalign 0.5 yanchor 0.0 ypos 0.08
+        xsize cloud.panel_width()
+        fixed:
+          yfit True
+          vbox:
             spacing 8
             label cloud.history_title()
             viewport:
@@ -763,4 +779,4 @@ screen cloud_history():
                                 textbutton "Restore" action Function(cloud.restore_version, i) sensitive cloud.idle()
             if cloud.state.message:
                 text cloud.message_text() size 18
-            textbutton "Close" alt "Close history" action Hide("cloud_history")
+          textbutton "Close" alt "Close history" xalign 1.0 action Hide("cloud_history")
