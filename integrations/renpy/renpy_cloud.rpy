@@ -68,6 +68,10 @@ init -10 python in cloud:
     ):
         globals().setdefault(_name, _value)
 
+    # Start-up waits up to boot_wait for the first pull only once the server has answered;
+    # before that, this long (a healthy server answers in well under a second).
+    FIRST_ANSWER_WAIT = 0.75
+
     # The slot file names Ren'Py writes (history is asked for by file name).
     SLOT_SUFFIX = "-LT1.save"
 
@@ -196,10 +200,16 @@ init -10 python in cloud:
         client.start()
         results = python_list()
         if state.status.get("signed_in"):
-            deadline = time.time() + max(0.0, boot_wait)
-            while time.time() < deadline:
+            started = time.time()
+            while True:
                 results.extend(client.take_results())
-                if results:
+                waited = time.time() - started
+                if results or waited >= boot_wait:
+                    break
+                # A server that has not answered at all by now is down or unreachable:
+                # start without it (the pull goes on in the background). The CLI client
+                # cannot tell (None) until its sync is done.
+                if waited >= FIRST_ANSWER_WAIT and client.status().get("reached_server") is False:
                     break
                 time.sleep(0.05)
         refresh_status()

@@ -145,6 +145,8 @@ class CliClient:
             "syncs": 0,
             "peer_keys": [],
             "keys_error": None,
+            # The program answers only when its whole sync is done: nothing to tell before.
+            "reached_server": None,
         }
         self._refresh_local()
 
@@ -250,7 +252,8 @@ class CliClient:
                 s = self._status
                 s.update(syncing=False, last_attempt=result["finished_at"])
                 if result["ok"]:
-                    s.update(last_sync=result["finished_at"], last_error=None, offline=False, syncs=s["syncs"] + 1)
+                    s.update(last_sync=result["finished_at"], last_error=None, offline=False, syncs=s["syncs"] + 1,
+                             reached_server=True)
                 else:
                     s.update(last_error=result["error"], offline=result["error"]["transient"])
                 self._results.append(result)

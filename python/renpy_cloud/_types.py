@@ -45,6 +45,9 @@ class Status(TypedDict):
     syncs: int
     peer_keys: List[str]
     keys_error: Optional[Dict[str, Any]]
+    #: The server has answered this client; None: cannot tell yet (the CLI client, until
+    #: its first sync finishes).
+    reached_server: Optional[bool]
 
 
 class SyncResult(TypedDict):

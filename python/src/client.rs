@@ -2,6 +2,7 @@
 //! network work releases the GIL; `status()` and `take_results()` only copy memory.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -186,7 +187,8 @@ impl Client {
 
     /// The status snapshot as JSON (memory only: safe to call every frame).
     fn status(&self, py: Python<'_>) -> PyResult<String> {
-        let status = self.shared.board().status.clone();
+        let mut status = self.shared.board().status.clone();
+        status.reached_server = self.shared.ops.answered.load(Ordering::Relaxed);
         to_json(py, &status)
     }
 

@@ -2,7 +2,8 @@
 //! the engine over the game's save locations (`native_client::desktop`, as the CLI does),
 //! and call them. Blocking; the callers release the GIL around them.
 
-use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use futures::executor::block_on;
 use native_client::desktop::{DesktopGame, DesktopStore, MissingDir, open_store};
@@ -29,6 +30,8 @@ pub struct Ops {
     pub profile: Profile,
     engine_lock: Mutex<()>,
     policy: Mutex<ConflictPolicy>,
+    /// Set by the first HTTP answer any of this client's transports gets.
+    pub answered: Arc<AtomicBool>,
 }
 
 impl Ops {
@@ -40,6 +43,7 @@ impl Ops {
             profile,
             engine_lock: Mutex::new(()),
             policy,
+            answered: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -78,6 +82,7 @@ impl Ops {
             .map_err(|e| OpError::new(ErrorClass::Settings, "bad_setting", e.to_string()))?;
         Ok(transport
             .with_session(session)
+            .with_answer_flag(Arc::clone(&self.answered))
             .with_session_listener(Box::new(move |s| {
                 // A failed write only costs a sign-in later; the sync itself goes on.
                 let _ = profile.set_session(&server, Some(s));

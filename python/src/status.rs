@@ -43,6 +43,9 @@ pub struct Status {
     pub peer_keys: Vec<String>,
     /// Why the last device-key exchange failed, if it did (syncing is unaffected).
     pub keys_error: Option<OpError>,
+    /// The server has answered this client at least once (any HTTP answer; filled in
+    /// when read). Start-up waits for its first pull only from a server that answers.
+    pub reached_server: bool,
 }
 
 /// The outcome of one sync, as handed to the game.

@@ -50,6 +50,13 @@ def test_a_broken_server_never_raises_and_shows_in_status(devices, proxy, mode, 
     st = a.status()
     assert st["last_error"]["code"] == code
     assert st["offline"] and st["last_error"]["transient"]
+    # The game's next start (a new client on the same device) knows whether the server
+    # answered at all (a 500 is an answer); start-up waits only for one that did. The CLI
+    # client cannot tell early.
+    next_start = devices.make("a", url=proxy.url, timeout=1.0)
+    assert not next_start.sync_now()["ok"]
+    answered = (mode == "500") if devices.kind == "native" else None
+    assert next_start.status()["reached_server"] is answered
     # The background worker keeps going too, and never raises.
     a.start()
     wait_for(lambda: a.status()["last_attempt"] and a.status()["last_attempt"] > started + 0.5 or None,
@@ -59,6 +66,7 @@ def test_a_broken_server_never_raises_and_shows_in_status(devices, proxy, mode, 
     a.request_sync()
     wait_for(lambda: a.status()["last_error"] is None and a.status()["pending_uploads"] == [],
              timeout=30, what="recovery")
+    assert a.status()["reached_server"] is True
     a.stop()
     assert not a.status()["running"]
 

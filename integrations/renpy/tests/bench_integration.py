@@ -11,9 +11,10 @@ game) that has launched once before, as a returning player's computer has:
 - `without`: the same game with the drop-ins, the package and `define cloud.server` removed;
 - `signed in`: signed in (the CLI, in the game's own session), everything already synced:
   the boot pull finds nothing to do;
-- `refused`: `cloud.server` names a port nothing listens on (a server that is down);
-- `silent`: a server that accepts connections and never answers; the start-up waits at
-  most `cloud.boot_wait` (5 s) for the first pull, so this shows that bound.
+- `refused`: signed in and synced, then the server is down (nothing listens on its port);
+- `silent`: signed in and synced, then the port accepts connections and never answers;
+  the start-up waits at most `cloud.boot_wait` (5 s) for the first pull, so this shows
+  that bound.
 
 Each figure is the median, over N launches, of the time from the Ren'Py process's start
 (/proc) to `before_main_menu`, when every init block and the boot pull have run. The
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -44,13 +45,13 @@ DROP_INS = ("renpy_cloud.rpy", "renpy_cloud_web.rpy")
 
 
 class SilentServer:
-    """Accepts connections on 127.0.0.1 and never answers (holds them open)."""
+    """Accepts connections on `port` of 127.0.0.1 and never answers (holds them open)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int) -> None:
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(64)
-        self.url = "http://127.0.0.1:{}".format(self.sock.getsockname()[1])
         self.held: List[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -68,13 +69,6 @@ class SilentServer:
             conn.close()
 
 
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return "http://127.0.0.1:{}".format(port)
-
-
 def without_integration(root: Path) -> Path:
     game = root / "game"
     for name in DROP_INS:
@@ -86,9 +80,12 @@ def without_integration(root: Path) -> Path:
     return root
 
 
-def launches(device: Device, n: int) -> List[float]:
-    """Process start to main menu, over `n` launches after a first one."""
+def launches(device: Device, n: int, then: Optional[Callable[[], None]] = None) -> List[float]:
+    """Process start to main menu, over `n` launches after a first one (which syncs
+    everything); `then` runs between the first launch and the measured ones."""
     device.run([])
+    if then is not None:
+        then()
     figures = []
     for _ in range(n):
         run = device.run([])
@@ -104,23 +101,30 @@ def median_ms(values: List[float]) -> float:
 def bench_engine(engine, module: str, tmp: Path, n: int, server: Server) -> Dict[str, List[float]]:
     workspace = engine.workspace(tmp / "renpy-bench-{}-{}".format(os.getpid(), engine.version), tmp)
     builds = tmp / "builds-{}".format(engine.version)
-    silent = SilentServer()
+    silent: List[SilentServer] = []
     try:
-        setups = {
-            "without": without_integration(build_game(builds / "without", None, module)),
-            "signed in": build_game(builds / "signed-in", server.url, module),
-            "refused": build_game(builds / "refused", closed_port_url(), module),
-            "silent": build_game(builds / "silent", silent.url, module),
-        }
         figures = {}
-        for name, game in setups.items():
-            device = Device(engine, workspace, name.replace(" ", "-"), game)
-            if name == "signed in":
-                Player(server.url).sign_in(device)
-            figures[name] = launches(device, n)
+        device = Device(engine, workspace, "without", without_integration(build_game(builds / "without", None, module)))
+        figures["without"] = launches(device, n)
+        device = Device(engine, workspace, "signed-in", build_game(builds / "signed-in", server.url, module))
+        Player(server.url).sign_in(device)
+        figures["signed in"] = launches(device, n)
+        for name in ("refused", "silent"):
+            # Its own server: signed in and synced while it runs, then it goes away.
+            own = Server(tmp / "server-{}-{}".format(name, engine.version)).start()
+            device = Device(engine, workspace, name, build_game(builds / name, own.url, module))
+            Player(own.url).sign_in(device)
+
+            def server_goes(own=own, name=name) -> None:
+                own.stop()
+                if name == "silent":
+                    silent.append(SilentServer(int(own.url.rsplit(":", 1)[1])))
+
+            figures[name] = launches(device, n, server_goes)
         return figures
     finally:
-        silent.close()
+        for s in silent:
+            s.close()
         if engine.chroot is not None:
             shutil.rmtree(workspace, ignore_errors=True)
 

@@ -10,6 +10,8 @@ mod error_map;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -70,6 +72,8 @@ pub struct HttpTransport {
     session: RefCell<Option<Session>>,
     listener: Option<SessionListener>,
     requests: Cell<u32>,
+    /// Set on the first HTTP answer (any status), shared with whoever asked for it.
+    answered: Option<Arc<AtomicBool>>,
     /// Content hash expected behind each download URL the server handed out, so that a
     /// download is verified before anyone can write it.
     expected: RefCell<HashMap<String, ContentHash>>,
@@ -96,6 +100,7 @@ impl HttpTransport {
             session: RefCell::new(None),
             listener: None,
             requests: Cell::new(0),
+            answered: None,
             expected: RefCell::new(HashMap::new()),
         })
     }
@@ -109,6 +114,13 @@ impl HttpTransport {
     /// Registers the callback that persists new tokens.
     pub fn with_session_listener(mut self, listener: SessionListener) -> Self {
         self.listener = Some(listener);
+        self
+    }
+
+    /// Sets `flag` when the server first answers (a game starting up waits for a pull
+    /// only from a server that answers; the flag outlives this transport).
+    pub fn with_answer_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.answered = Some(flag);
         self
     }
 
@@ -199,6 +211,9 @@ impl HttpTransport {
             .agent
             .run(request)
             .map_err(|e| from_ureq(e, &call.url))?;
+        if let Some(flag) = &self.answered {
+            flag.store(true, Ordering::Relaxed);
+        }
         let status = response.status().as_u16();
         let retry_after = parse_retry_after(
             response
