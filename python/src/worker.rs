@@ -292,14 +292,7 @@ fn run(shared: &Shared) {
             Next::SyncNow => {
                 shared.board().status.next_sync_in = None;
                 let result = shared.sync_once();
-                let outcome = match &result.error {
-                    None => Outcome::Ok,
-                    Some(e) => Outcome::Failed {
-                        transient: e.transient,
-                        retry_after: e.retry_after.map(|s| s.saturating_mul(1000)),
-                    },
-                };
-                shared.notify(Event::Finished(outcome));
+                shared.notify(Event::Finished(Outcome::of(result.error.as_ref())));
             }
             Next::WaitUntil(_) | Next::Running => {
                 let until = match next {

@@ -14,6 +14,8 @@
 //! - Coming online, signing in or the page being hidden (flush before the tab closes) sync
 //!   at once.
 
+use super::errors::ClientError;
+
 /// Milliseconds on the driver's monotonic clock.
 pub type Millis = u64;
 
@@ -74,6 +76,20 @@ pub enum Outcome {
         transient: bool,
         retry_after: Option<Millis>,
     },
+}
+
+impl Outcome {
+    /// How a sync ended, from its error (`None`: it succeeded): the one mapping every
+    /// driver uses, so `Retry-After` (seconds on the error) always reaches the backoff.
+    pub fn of(error: Option<&ClientError>) -> Self {
+        match error {
+            None => Self::Ok,
+            Some(e) => Self::Failed {
+                transient: e.transient,
+                retry_after: e.retry_after.map(|s| s.saturating_mul(1000)),
+            },
+        }
+    }
 }
 
 /// What the driver should do now.

@@ -28,6 +28,15 @@ pub enum Fault {
     After,
 }
 
+/// A network that stays broken until cleared (for the scheduler's retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Every request fails: the server cannot be reached.
+    Offline,
+    /// The server answers every request 503 with this `Retry-After` (seconds).
+    Busy { retry_after: u64 },
+}
+
 #[derive(Default)]
 pub struct ServerState {
     pub ledger: MemoryLedger,
@@ -81,6 +90,8 @@ pub struct MemTransport {
     pub requests: Cell<u32>,
     /// Fail the request with this index (0-based, counted from when it was set).
     pub fault: Cell<Option<(u32, Fault)>>,
+    /// While set, every request fails this way.
+    pub outage: Cell<Option<Outage>>,
 }
 
 impl MemTransport {
@@ -90,6 +101,7 @@ impl MemTransport {
             device: device.into(),
             requests: Cell::new(0),
             fault: Cell::new(None),
+            outage: Cell::new(None),
         }
     }
 
@@ -105,6 +117,23 @@ impl MemTransport {
 
     fn call<R>(&self, f: impl FnOnce(&mut ServerState) -> R) -> Result<R, TransportError> {
         let fault = self.tick();
+        match self.outage.get() {
+            None => {}
+            Some(Outage::Offline) => {
+                return Err(TransportError::new(
+                    TransportErrorKind::Offline,
+                    "injected: outage",
+                ));
+            }
+            Some(Outage::Busy { retry_after }) => {
+                let mut busy = TransportError::new(
+                    TransportErrorKind::Server { status: 503 },
+                    "injected: busy",
+                );
+                busy.retry_after = Some(retry_after);
+                return Err(busy);
+            }
+        }
         if fault == Some(Fault::Before) {
             return Err(TransportError::new(
                 TransportErrorKind::Offline,
