@@ -2,6 +2,7 @@
 not a test).
 
     cargo xtask renpy-bench integration [-n 7] [--engines 8.0.3,8.3.4] [--module cli]
+                                        [--wheel renpy_cloud-…whl]
 
 The example game as a developer ships it (test_integration_game.build_game: the drop-ins
 and the renpy_cloud package with its compiled module; `--module cli` for the fallback
@@ -148,7 +149,11 @@ def main() -> None:
     parser.add_argument("--engines", help="comma-separated versions (default: RENPY_CLOUD_ENGINES or all)")
     parser.add_argument("--module", choices=("native", "cli"), default="native",
                         help="the compiled module (default) or the CLI fallback")
+    parser.add_argument("--wheel", type=Path, help="the renpy_cloud wheel to ship (default: the one "
+                        "`cargo xtask python` built, a debug build; a player gets a release one)")
     args = parser.parse_args()
+    if args.wheel:
+        os.environ["RENPY_CLOUD_WHEEL"] = str(args.wheel.resolve())
     if args.engines:
         os.environ["RENPY_CLOUD_ENGINES"] = args.engines
     with tempfile.TemporaryDirectory(prefix="renpy-bench-") as tmp:
