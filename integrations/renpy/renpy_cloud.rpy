@@ -211,7 +211,7 @@ init -10 python in cloud:
                 # cannot tell (None) until its sync is done.
                 if waited >= FIRST_ANSWER_WAIT and client.status().get("reached_server") is False:
                     break
-                time.sleep(0.05)
+                time.sleep(0.01)
         refresh_status()
         apply_results(results)
 

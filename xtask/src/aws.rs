@@ -116,7 +116,24 @@ pub fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    cmd(&cargo, &["test", "-p", "backend", "--features", "aws"])?;
+    // What the feature adds (the workspace run already ran the rest without it): the
+    // unit tests with the AWS code, and the moto suites.
+    cmd(
+        &cargo,
+        &[
+            "test",
+            "-p",
+            "backend",
+            "--features",
+            "aws",
+            "--lib",
+            "--bins",
+            "--test",
+            "aws_storage",
+            "--test",
+            "aws_cognito",
+        ],
+    )?;
     // The HTTP API suite once more, against renpy-cloud-lambda (DynamoDB + S3 + Cognito on
     // moto) instead of the embedded server.
     let mut suite = Command::new(&cargo);

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -81,18 +81,11 @@ def without_integration(root: Path) -> Path:
     return root
 
 
-def launches(device: Device, n: int, then: Optional[Callable[[], None]] = None) -> List[float]:
-    """Process start to main menu, over `n` launches after a first one (which syncs
-    everything); `then` runs between the first launch and the measured ones."""
-    device.run([])
-    if then is not None:
-        then()
-    figures = []
-    for _ in range(n):
-        run = device.run([])
-        started = run.result["times"].get("process_started")
-        figures.append(run.result["times"]["main_menu"] - (started if started is not None else run.spawned_at))
-    return figures
+def launch_time(device: Device) -> float:
+    """Seconds from the Ren'Py process's start to its main menu."""
+    run = device.run([])
+    started = run.result["times"].get("process_started")
+    return run.result["times"]["main_menu"] - (started if started is not None else run.spawned_at)
 
 
 def median_ms(values: List[float]) -> float:
@@ -100,28 +93,35 @@ def median_ms(values: List[float]) -> float:
 
 
 def bench_engine(engine, module: str, tmp: Path, n: int, server: Server) -> Dict[str, List[float]]:
+    """Each set-up's first launch (which syncs everything), then the servers of `refused`
+    and `silent` go away, then N rounds of one launch per set-up in turn (so a machine
+    that slows down or speeds up meanwhile weighs on every set-up alike)."""
     workspace = engine.workspace(tmp / "renpy-bench-{}-{}".format(os.getpid(), engine.version), tmp)
     builds = tmp / "builds-{}".format(engine.version)
     silent: List[SilentServer] = []
+    own: Dict[str, Server] = {}
     try:
-        figures = {}
-        device = Device(engine, workspace, "without", without_integration(build_game(builds / "without", None, module)))
-        figures["without"] = launches(device, n)
-        device = Device(engine, workspace, "signed-in", build_game(builds / "signed-in", server.url, module))
-        Player(server.url).sign_in(device)
-        figures["signed in"] = launches(device, n)
+        devices = {
+            "without": Device(engine, workspace, "without",
+                              without_integration(build_game(builds / "without", None, module))),
+        }
+        devices["signed in"] = Device(engine, workspace, "signed-in", build_game(builds / "signed-in", server.url, module))
+        Player(server.url).sign_in(devices["signed in"])
         for name in ("refused", "silent"):
             # Its own server: signed in and synced while it runs, then it goes away.
-            own = Server(tmp / "server-{}-{}".format(name, engine.version)).start()
-            device = Device(engine, workspace, name, build_game(builds / name, own.url, module))
-            Player(own.url).sign_in(device)
-
-            def server_goes(own=own, name=name) -> None:
-                own.stop()
-                if name == "silent":
-                    silent.append(SilentServer(int(own.url.rsplit(":", 1)[1])))
-
-            figures[name] = launches(device, n, server_goes)
+            own[name] = Server(tmp / "server-{}-{}".format(name, engine.version)).start()
+            devices[name] = Device(engine, workspace, name, build_game(builds / name, own[name].url, module))
+            Player(own[name].url).sign_in(devices[name])
+        for device in devices.values():
+            launch_time(device)
+        for name, gone in own.items():
+            gone.stop()
+            if name == "silent":
+                silent.append(SilentServer(int(gone.url.rsplit(":", 1)[1])))
+        figures: Dict[str, List[float]] = {name: [] for name in devices}
+        for _ in range(n):
+            for name, device in devices.items():
+                figures[name].append(launch_time(device))
         return figures
     finally:
         for s in silent:
