@@ -1,8 +1,7 @@
 //! renpy-cloud desktop client: the file-system [`fs_store::FsSaveStore`], a game's save
 //! locations ([`desktop`]), the HTTP [`http::HttpTransport`], the [`profile::Profile`] of
 //! signed-in sessions, save-token trust ([`savetokens`]), the conflict view with device names
-//! ([`conflicts`]), and the `renpy-cloud` command line
-//! ([`cli`]).
+//! ([`conflicts`]), and the `renpy-cloud` command line ([`cli`]).
 
 pub mod cli;
 pub mod conflicts;

@@ -1,4 +1,4 @@
-//! sync, status, history, restore, resolve: the commands that drive the sync engine.
+//! sync, status, conflicts, history, restore, resolve: the commands that drive the sync engine.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -1,11 +1,10 @@
 //! Human-readable lines for results, and the transfer progress bar.
 
 use std::collections::BTreeMap;
-
 use std::io::IsTerminal;
-use sync_core::client::conflicts::{ConflictPreview, SideView};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use sync_core::client::conflicts::{ConflictPreview, SideView};
 use sync_core::engine::{Phase, Progress, SyncReport};
 use sync_core::policy::Side;
 use sync_core::protocol::{HistoryResponse, UnixMillis};

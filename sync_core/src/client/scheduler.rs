@@ -79,8 +79,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// How a sync ended, from its error (`None`: it succeeded): the one mapping every
-    /// driver uses, so `Retry-After` (seconds on the error) always reaches the backoff.
+    /// How a sync ended, from its error (`None`: it succeeded), so `Retry-After` (seconds
+    /// on the error) reaches the backoff in ms. The Rust drivers and the simulator use it.
     pub fn of(error: Option<&ClientError>) -> Self {
         match error {
             None => Self::Ok,
