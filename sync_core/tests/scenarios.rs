@@ -242,7 +242,7 @@ fn persistent_is_merged_never_a_conflict_and_never_replaced() {
             "{policy}: {report:?}"
         );
         assert_eq!(report.merged, [path("persistent")], "{policy}");
-        // B's own fields are safe in history but do not replace A's, which B lacks.
+        // B's own fields are safe in history at once; A's stay current for now.
         assert!(report.uploaded.is_empty(), "{policy}: {report:?}");
         assert!(server.all_versions().contains(&hash("B fields")));
         assert_eq!(server.live_files()[&path("persistent")], hash("A fields"));
@@ -251,10 +251,22 @@ fn persistent_is_merged_never_a_conflict_and_never_replaced() {
         // Delivered where Ren'Py 8.1+ merges it (a plain store has no other location).
         assert_eq!(files[&path("sync/persistent")], hash("A fields"));
         assert!(!server.live_files().contains_key(&path("sync/persistent")));
-        assert!(sync(&mut b).expect("b settled").is_noop());
+        // B's next sync sends B's fields even when its game's merge adds nothing to them
+        // (it may hold everything A has): they must not stay on B alone. A, which has a
+        // persistent of its own, is handed them to merge, never overwritten by them.
+        assert_eq!(
+            sync(&mut b).expect("b uploads its side").uploaded,
+            [path("persistent")]
+        );
+        let report = sync(&mut a).expect("a");
+        assert_eq!(report.merged, [path("persistent")], "{policy}");
+        assert_eq!(a.store().contents()[&path("persistent")], hash("A fields"));
+        assert_eq!(
+            a.store().contents()[&path("sync/persistent")],
+            hash("B fields")
+        );
 
-        // B's game merges and saves; that result becomes current, and A, which already has
-        // a persistent, is handed it to merge rather than overwritten by it.
+        // B's game merges and saves; that result becomes current, and A is handed it.
         b.store()
             .game_write(&path("persistent"), b"A fields + B fields");
         assert_eq!(

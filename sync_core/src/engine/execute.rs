@@ -64,9 +64,12 @@ enum FetchTarget {
     /// Keep-both: write the remote content beside the local file.
     Copy,
     /// A merged file: hand the remote content to the game ([`SaveStore::deliver_for_merge`]);
-    /// the local file stays, and its content as scanned (`local`) becomes the base at the
-    /// remote version: it changes (and uploads) once the game has merged.
-    Merge { local: ContentHash },
+    /// the local file stays, and `base` becomes its base content at the remote version.
+    /// After a remote-only change that is the local content as scanned: it uploads once
+    /// the game's merge changed it. When both sides changed it is the remote content, so
+    /// the local file uploads at the next sync even if the game's merge adds nothing to it
+    /// (the local side held fields the server's current lacks).
+    Merge { base: ContentHash },
 }
 
 pub(super) struct Execution<'a, S, T> {
@@ -122,7 +125,7 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                         fetches.push(Fetch {
                             path,
                             entry,
-                            target: FetchTarget::Merge { local },
+                            target: FetchTarget::Merge { base: local },
                         })
                     }
                 }
@@ -300,11 +303,12 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                             });
                         }
                         RemoteKind::ArchiveThenMerge(remote) => {
-                            if let Some(local) = self.local.get(&path).map(|l| l.sha256) {
+                            if self.local.contains_key(&path) {
+                                let base = remote.sha256;
                                 fetches.push(Fetch {
                                     path,
                                     entry: *remote,
-                                    target: FetchTarget::Merge { local },
+                                    target: FetchTarget::Merge { base },
                                 });
                             }
                         }
@@ -476,14 +480,14 @@ impl<S: SaveStore, T: Transport> Execution<'_, S, T> {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                FetchTarget::Merge { local } => {
+                FetchTarget::Merge { base } => {
                     match self.store.deliver_for_merge(&fetch.path, &bytes).await {
                         Ok(()) => {
                             state.base.insert(
                                 fetch.path.clone(),
                                 BaseEntry {
                                     version: fetch.entry.version,
-                                    sha256: local,
+                                    sha256: base,
                                     deleted: false,
                                 },
                             );
