@@ -227,6 +227,20 @@ fn downloads_keep_the_original_mtime_except_persistent() {
     assert!(b.store().files.borrow()[&path("persistent")].1 > 1_000);
 }
 
+/// B's sync uploads its `persistent`; A's then hands it to A's game to merge (in
+/// `sync/persistent`) and leaves A's own `"A fields"` as it was.
+fn b_uploads_and_a_is_handed(b: &mut Device, a: &mut Device, sent: &str, policy: ConflictPolicy) {
+    assert_eq!(
+        sync(b).expect("b uploads").uploaded,
+        [path("persistent")],
+        "{policy}"
+    );
+    let report = sync(a).expect("a");
+    assert_eq!(report.merged, [path("persistent")], "{policy}");
+    assert_eq!(a.store().contents()[&path("persistent")], hash("A fields"));
+    assert_eq!(a.store().contents()[&path("sync/persistent")], hash(sent));
+}
+
 #[test]
 fn persistent_is_merged_never_a_conflict_and_never_replaced() {
     for policy in ConflictPolicy::ALL {
@@ -254,32 +268,12 @@ fn persistent_is_merged_never_a_conflict_and_never_replaced() {
         // B's next sync sends B's fields even when its game's merge adds nothing to them
         // (it may hold everything A has): they must not stay on B alone. A, which has a
         // persistent of its own, is handed them to merge, never overwritten by them.
-        assert_eq!(
-            sync(&mut b).expect("b uploads its side").uploaded,
-            [path("persistent")]
-        );
-        let report = sync(&mut a).expect("a");
-        assert_eq!(report.merged, [path("persistent")], "{policy}");
-        assert_eq!(a.store().contents()[&path("persistent")], hash("A fields"));
-        assert_eq!(
-            a.store().contents()[&path("sync/persistent")],
-            hash("B fields")
-        );
+        b_uploads_and_a_is_handed(&mut b, &mut a, "B fields", policy);
 
         // B's game merges and saves; that result becomes current, and A is handed it.
         b.store()
             .game_write(&path("persistent"), b"A fields + B fields");
-        assert_eq!(
-            sync(&mut b).expect("b uploads").uploaded,
-            [path("persistent")]
-        );
-        let report = sync(&mut a).expect("a");
-        assert_eq!(report.merged, [path("persistent")], "{policy}");
-        assert_eq!(a.store().contents()[&path("persistent")], hash("A fields"));
-        assert_eq!(
-            a.store().contents()[&path("sync/persistent")],
-            hash("A fields + B fields")
-        );
+        b_uploads_and_a_is_handed(&mut b, &mut a, "A fields + B fields", policy);
         for dev in [&mut a, &mut b] {
             let report = sync(dev).expect("settled");
             assert!(report.is_noop(), "{policy}: {report:?}");

@@ -10,7 +10,7 @@ import pytest
 
 from harness import run_parallel, steps
 from support import FaultProxy
-from test_integration_game import (SLOT, Player, add_testcase, build_game, cloud_report, game_cli, note, notes,
+from test_integration_game import (SLOT, add_testcase, build_game, cloud_report, game_cli, note, notes, one_player,
                                    play_testcase)
 
 MODULES = ["native", "cli"]
@@ -44,9 +44,7 @@ def proxy(server):
 def test_keep_both_leaves_both_versions_on_both_devices(new_device, tmp_path, proxy, module):
     game = build_game(tmp_path / "shipped", proxy.url, module)
     a, b = new_device("A", game), new_device("B", game)
-    player = Player(proxy.url)
-    player.sign_in(a)
-    player.sign_in(b)
+    one_player(proxy.url, a, b)
     save_offline(proxy, a, b)
 
     synced = "cloud.state.status.get('last_sync') and not cloud.state.status.get('syncing')"
@@ -65,9 +63,7 @@ def test_keep_both_leaves_both_versions_on_both_devices(new_device, tmp_path, pr
 def test_the_conflict_chooser_shows_both_sides_and_keeps_the_choice(new_device, tmp_path, server, proxy, module):
     game = build_game(tmp_path / "shipped", proxy.url, module, options='define cloud.policy = "manual"')
     a, b = new_device("A", game), new_device("B", game)
-    player = Player(proxy.url)
-    player.sign_in(a)
-    player.sign_in(b)
+    one_player(proxy.url, a, b)
     save_offline(proxy, a, b)
     a.run([steps.wait("cloud.state.status.get('last_sync')", timeout=20)])
 

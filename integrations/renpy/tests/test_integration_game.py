@@ -15,7 +15,6 @@ game's own options.rpy, and one of:
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
 import re
 import shutil
@@ -27,8 +26,8 @@ from typing import List, Optional
 
 import pytest
 
-from harness import Cli, steps
-from harness.cloud import PASSWORD, cli_binary
+from harness import Account, Cli, steps
+from harness.cloud import cli_binary
 from harness.device import DRIVER_FILES
 from support import target_dir
 
@@ -36,7 +35,6 @@ REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "example_game"
 SERVER_LINE = re.compile(r'^define cloud\.server = .*$', re.M)
 SLOT = "-LT1.save"
-_names = itertools.count()
 
 
 class MissingBuild(RuntimeError):
@@ -108,23 +106,31 @@ def game_cli(server_url: str, device) -> Cli:
     return cli
 
 
-class Player:
-    """One player's account: the first device signs up with the CLI, the
-    others pair with a code from it, each in the session its game uses."""
+class Player(Account):
+    """One player's account, each device signed in with the session its game uses."""
 
-    def __init__(self, server_url: str) -> None:
-        self.server_url = server_url
-        self.user = "gamer{}".format(next(_names))
-        self.first: Optional[Cli] = None
+    name_prefix = "gamer"
 
-    def sign_in(self, device) -> Cli:
-        cli = game_cli(self.server_url, device)
-        if self.first is None:
-            cli("signup", "--user", self.user, "--password", PASSWORD)
-            self.first = cli
-        else:
-            cli("pair", "--code", self.first("pair")["code"])
-        return cli
+    def cli(self, device) -> Cli:
+        return game_cli(self.server_url, device)
+
+
+def one_player(server_url: str, *devices) -> Player:
+    """Signs `devices` in to one new account (the first signs up, the others pair)."""
+    player = Player(server_url)
+    for device in devices:
+        player.sign_in(device)
+    return player
+
+
+def play_and_save(slot: str, name: str, **variables) -> List[dict]:
+    """Steps: set `variables`, play from the start, then save_uploaded()."""
+    return [steps.set_vars(**variables), steps.play("start"), *save_uploaded(slot, name)]
+
+
+def save_uploaded(slot: str, name: str) -> List[dict]:
+    """Steps: save `slot` as `name` and wait until the server has it."""
+    return [steps.save(slot, name), steps.wait(uploaded(slot), timeout=20)]
 
 
 # --- a scripted player: Ren'Py's own testcase language ------------------------------

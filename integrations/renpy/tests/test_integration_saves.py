@@ -12,8 +12,8 @@ import shutil
 
 from harness import inspect_persistent, inspect_save, steps
 from harness.cloud import PASSWORD
-from test_integration_game import (SLOT, add_testcase, build_game, game_profile, note, notes, play_testcase,
-                                   type_text, uploaded)
+from test_integration_game import (SLOT, add_testcase, build_game, game_profile, note, notes, play_and_save,
+                                   play_testcase, type_text)
 
 UNSENT = "UNSENT-pw-4471"
 MARKER = "rc-marker-in-every-save"
@@ -55,10 +55,7 @@ def test_no_secret_or_module_object_in_any_save_and_they_load_without_the_module
     first = a.run([
         *play_testcase("sign_up"),
         steps.wait("cloud.signed_in()", timeout=20),
-        steps.set_vars(tea_or_coffee="tea", rc_marker=MARKER),
-        steps.play("start"),
-        steps.save("1-1", "before the screens"),
-        steps.wait(uploaded("1-1"), timeout=20),
+        *play_and_save("1-1", "before the screens", tea_or_coffee="tea", rc_marker=MARKER),
         *play_testcase("every_screen"),
         steps.save("1-2", "after every screen"),
     ])

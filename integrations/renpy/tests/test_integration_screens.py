@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness import steps
 from test_integration_game import (SCREENS, Player, add_testcase, build_game, cloud_report, note, notes,
-                                   play_testcase, uploaded)
+                                   play_and_save, play_testcase, save_uploaded)
 
 
 def test_without_the_module_the_badge_shows_and_the_menu_says_why(new_device, tmp_path, server):
@@ -78,10 +78,7 @@ def test_signed_in_menu_conflicts_and_history_open_and_render(new_device, tmp_pa
         steps.wait("cloud.signed_in() and cloud.state.status.get('last_sync')", timeout=20),
         *play_testcase("menu_and_conflicts"),
         # A save on the server, so its history has a version to list.
-        steps.set_vars(tea_or_coffee="tea"),
-        steps.play("start"),
-        steps.save("1-1", "for the history"),
-        steps.wait(uploaded("1-1"), timeout=20),
+        *play_and_save("1-1", "for the history", tea_or_coffee="tea"),
         *play_testcase("history"),
         cloud_report(),
     ])
@@ -110,13 +107,9 @@ def test_restoring_an_older_version_from_the_history_screen_is_what_the_game_lis
     ])
     run = device.run([
         steps.wait("cloud.signed_in() and cloud.state.status.get('last_sync')", timeout=20),
-        steps.set_vars(tea_or_coffee="tea"),
-        steps.play("start"),
-        steps.save("1-1", "the first"),
-        steps.wait(uploaded("1-1"), timeout=20),
+        *play_and_save("1-1", "the first", tea_or_coffee="tea"),
         steps.set_vars(tea_or_coffee="coffee"),
-        steps.save("1-1", "the second"),
-        steps.wait(uploaded("1-1"), timeout=20),
+        *save_uploaded("1-1", "the second"),
         *play_testcase("restore"),
         steps.wait("cloud.idle() and not cloud.state.status.get('syncing')", timeout=20),
         steps.slots(),

@@ -14,7 +14,7 @@ import pytest
 from harness import run_parallel, steps
 from harness.cloud import CliFailed
 from support import FaultProxy
-from test_integration_game import SLOT, Player, build_game, cloud_report, game_cli, uploaded
+from test_integration_game import SLOT, Player, build_game, cloud_report, one_player, play_and_save, uploaded
 
 MODULES = ["native", "cli"]
 
@@ -108,9 +108,7 @@ def test_persistent_of_a_takes_effect_on_a_b_that_has_played_no_field_lost(new_d
     try:
         game = build_game(tmp_path / "shipped", proxy.url, module)
         a, b = new_device("A", game), new_device("B", game)
-        player = Player(proxy.url)
-        player.sign_in(a)
-        player.sign_in(b)
+        one_player(proxy.url, a, b)
 
         # Both play offline, each to its own ending and with its own field.
         proxy.mode = "refuse"
@@ -142,13 +140,10 @@ def test_persistent_of_a_takes_effect_on_a_b_that_has_played_no_field_lost(new_d
 def test_a_slot_deleted_in_the_game_on_a_disappears_from_b_and_stays_gone(new_device, tmp_path, server, engine):
     game = build_game(tmp_path / "shipped", server.url, "native")
     a, b = new_device("A", game), new_device("B", game)
-    player = Player(server.url)
-    player.sign_in(a)
-    player.sign_in(b)
+    one_player(server.url, a, b)
     synced = "cloud.state.status.get('last_sync') and not cloud.state.status.get('syncing')"
     # B saves the slot itself, so Ren'Py keeps it in every one of B's locations.
-    b.run([steps.wait(synced, timeout=20), steps.set_vars(tea_or_coffee="tea"), steps.play("start"),
-           steps.save("1-1", "B: to be deleted"), steps.wait(uploaded("1-1"), timeout=20)])
+    b.run([steps.wait(synced, timeout=20), *play_and_save("1-1", "B: to be deleted", tea_or_coffee="tea")])
     on_a = a.run([steps.wait(synced, timeout=20), steps.slots(), steps.delete("1-1"), steps.slots(),
                   steps.wait("not cloud.state.status.get('pending_uploads') and " + synced, timeout=20)])
     assert "1-1" in [s["slot"] for s in on_a.all("slots")[0]]

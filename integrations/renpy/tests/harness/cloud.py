@@ -74,13 +74,19 @@ class Account:
     """One player's account: the first device signs up, the others pair with
     a code from it (as the README tells players to)."""
 
+    name_prefix = "player"
+
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
-        self.user = "player{}".format(next(_users))
+        self.user = "{}{}".format(self.name_prefix, next(_users))
         self.first: Optional[Cli] = None
 
+    def cli(self, device: Device) -> Cli:
+        """The renpy-cloud program as `device` (its own profile)."""
+        return Cli(self.server_url, device)
+
     def sign_in(self, device: Device) -> Cli:
-        cli = Cli(self.server_url, device)
+        cli = self.cli(device)
         if self.first is None:
             cli("signup", "--user", self.user, "--password", PASSWORD)
             self.first = cli
