@@ -7,7 +7,8 @@
 //!   x86_64 (saying why) if the arm64 build fails.
 //! - `test`: the AWS tests (clippy with the feature, then the tests against moto), then the
 //!   HTTP API suite again with `RENPY_CLOUD_TEST_BACKEND=aws`: the same tests through
-//!   `renpy-cloud-lambda` on DynamoDB, S3 and Cognito (moto).
+//!   `renpy-cloud-lambda` on DynamoDB, S3 and Cognito (moto). Every build here uses
+//!   [`WORKSPACE`], the feature set of `cargo xtask test`, so nothing compiles twice.
 //! - `e2e`: the CLI end-to-end test (two devices, two folders) through the Lambda router
 //!   (`renpy-cloud-lambda` on a local port) backed by DynamoDB, S3 and Cognito on moto.
 //! - `all` (or no step): everything above, in that order.
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::run::{cargo, cmd, output, root, status};
+use crate::run::{WORKSPACE, build_workspace, cargo, cmd, output, root, status, workspace_test};
 
 /// The moto release the tests are verified with.
 pub const MOTO_VERSION: &str = "5.1.22";
@@ -100,55 +101,27 @@ pub fn lint() -> Result<()> {
     )
 }
 
+/// The AWS tests alone: clippy with the feature, the moto suites, then the HTTP API suite
+/// through the Lambda router. `cargo xtask test` runs the first two in its workspace stages.
 pub fn test() -> Result<()> {
-    let cargo = cargo();
-    cmd(
-        &cargo,
-        &[
-            "clippy",
-            "-p",
-            "backend",
-            "--features",
-            "aws",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    // What the feature adds (the workspace run already ran the rest without it): the
-    // unit tests with the AWS code, and the moto suites.
-    cmd(
-        &cargo,
-        &[
-            "test",
-            "-p",
-            "backend",
-            "--features",
-            "aws",
-            "--lib",
-            "--bins",
-            "--test",
-            "aws_storage",
-            "--test",
-            "aws_cognito",
-        ],
-    )?;
-    // The HTTP API suite once more, against renpy-cloud-lambda (DynamoDB + S3 + Cognito on
-    // moto) instead of the embedded server.
-    let mut suite = Command::new(&cargo);
-    suite
-        .args([
-            "test",
-            "-p",
-            "backend",
-            "--features",
-            "aws",
-            "--test",
-            "http_api",
-        ])
-        .env("RENPY_CLOUD_TEST_BACKEND", "aws")
-        .current_dir(root());
+    let mut clippy = vec!["clippy"];
+    clippy.extend(WORKSPACE);
+    clippy.extend(["--all-targets", "--", "-D", "warnings"]);
+    cmd(&cargo(), &clippy)?;
+    status(workspace_test(&[
+        "--test",
+        "aws_storage",
+        "--test",
+        "aws_cognito",
+    ]))?;
+    http_api_on_aws()
+}
+
+/// The HTTP API suite once more, against renpy-cloud-lambda (DynamoDB + S3 + Cognito on
+/// moto) instead of the embedded server.
+pub fn http_api_on_aws() -> Result<()> {
+    let mut suite = workspace_test(&["--test", "http_api"]);
+    suite.env("RENPY_CLOUD_TEST_BACKEND", "aws");
     status(suite)
 }
 
@@ -237,28 +210,14 @@ impl Drop for MotoServer {
 /// The CLI end-to-end test with `RENPY_CLOUD_SERVER_BIN` set to the Lambda binary, which
 /// serves the same router on a local port with a fresh table and bucket on moto.
 pub fn e2e() -> Result<()> {
-    let cargo = cargo();
-    cmd(
-        &cargo,
-        &[
-            "build",
-            "-p",
-            "backend",
-            "--features",
-            "aws",
-            "--bin",
-            LAMBDA_BIN,
-        ],
-    )?;
+    build_workspace()?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
     let server_bin = target.join("debug").join(LAMBDA_BIN);
     let moto = MotoServer::start()?;
-    let mut c = Command::new(&cargo);
-    c.args(["test", "-p", "native_client", "--test", "cli_end_to_end"])
-        .current_dir(root())
-        .env("RENPY_CLOUD_SERVER_BIN", &server_bin)
+    let mut c = workspace_test(&["--test", "cli_end_to_end"]);
+    c.env("RENPY_CLOUD_SERVER_BIN", &server_bin)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

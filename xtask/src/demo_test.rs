@@ -7,16 +7,13 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::run::{cargo, cmd, root, status};
+use crate::run::{root, status};
 use crate::{demo, web};
 
 pub fn run(_args: &[String]) -> Result<()> {
     web::ensure_debian_packages(&[("/usr/bin/chromium", "chromium")])?;
     let site = demo::build_site()?;
-    cmd(
-        &cargo(),
-        &["build", "-p", "backend", "--bin", "renpy-cloud-server"],
-    )?;
+    crate::run::build_workspace()?;
     ensure_playwright(&root().join("web_demo"))?;
     let artifacts = web::target_dir().join("demo-artifacts");
     std::fs::create_dir_all(&artifacts)?;

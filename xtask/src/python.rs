@@ -10,18 +10,15 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{cargo, cmd, root, status};
+use crate::run::{cmd, root, status};
 
 /// Runs the whole Python check.
 pub fn run(_args: &[String]) -> Result<()> {
     let python = ensure_venv()?;
     ensure_tools(&python)?;
     let target = target_dir();
-    cmd(
-        &cargo(),
-        // The same command `cargo xtask test` ran before: one feature set, no second build.
-        &["build", "--workspace", "--bins"],
-    )?;
+    // The same build `cargo xtask test` ran before: one feature set, no second build.
+    crate::run::build_workspace()?;
     let wheel = build_wheel(&python, &target)?;
     let wheel_arg = wheel.to_string_lossy().into_owned();
     pip(

@@ -28,7 +28,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::run::{cargo, cmd, output, root, status};
+use crate::run::{cmd, output, root, status};
 
 const HOST_PACKAGES: &[&str] = &["renpy", "renpy-thequestion", "xvfb", "xauth", "debootstrap"];
 const SUITE: &str = "integrations/renpy/tests";
@@ -65,7 +65,7 @@ fn prepare() -> Result<Command> {
         || std::env::var_os("RENPY_CLOUD_CLI_BIN").is_none()
     {
         // The command `cargo xtask python` runs just before us: a no-op then.
-        cmd(&cargo(), &["build", "--workspace", "--bins"])?;
+        crate::run::build_workspace()?;
     }
     let mut python = Command::new(&python);
     python

@@ -43,6 +43,31 @@ pub fn output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The one way every xtask step selects packages and features for debug builds: the whole
+/// workspace with the AWS backend. Cargo keys each artifact by its resolved features, so a
+/// build with any other selection (`-p backend`, no dev-dependencies, no `aws`) compiles
+/// the tree a second time.
+pub const WORKSPACE: [&str; 3] = ["--workspace", "--features", "backend/aws"];
+
+/// `cargo test --no-run` over [`WORKSPACE`]: every test and every binary
+/// (`target/debug/renpy-cloud-server`, `renpy-cloud`, `renpy-cloud-lambda`) in the one
+/// feature set `cargo xtask test` runs them with. A no-op once built.
+pub fn build_workspace() -> Result<()> {
+    let mut args = vec!["test", "--no-run"];
+    args.extend(WORKSPACE);
+    cmd(&cargo(), &args)
+}
+
+/// `cargo test` over [`WORKSPACE`] with extra arguments (`--test NAME`, filters).
+pub fn workspace_test(extra: &[&str]) -> Command {
+    let mut c = Command::new(cargo());
+    c.arg("test")
+        .args(WORKSPACE)
+        .args(extra)
+        .current_dir(root());
+    c
+}
+
 /// The cargo that runs us.
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())

@@ -268,10 +268,7 @@ pub fn test(_args: &[String]) -> Result<()> {
     status(c)?;
 
     // Page-level tests: the real server, a real Emscripten IDBFS program, Playwright.
-    cmd(
-        &cargo,
-        &["build", "-p", "backend", "--bin", "renpy-cloud-server"],
-    )?;
+    crate::run::build_workspace()?;
     let game = root().join("wasm_client/dist/e2e-game");
     build_test_game(&game)?;
     let mut c = Command::new("node");
