@@ -415,7 +415,7 @@ class CliClient:
 
     def resolve(self, path: str, keep: str) -> None:
         if keep not in ("local", "remote", "both"):
-            raise _error("bad_argument", "keep: expected local, remote or both, got {!r}".format(keep), "settings")
+            raise _error("usage", "keep: expected local, remote or both, got {!r}".format(keep), "settings")
         self._run(["resolve"] + self._game_args() + [path, "--keep", keep], self._short())
         self._wake.set()
 

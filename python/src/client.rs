@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use sync_core::client::ErrorCode;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -223,7 +224,7 @@ impl Client {
         let choice: Resolution = keep.parse().map_err(|e| {
             to_py(
                 py,
-                OpError::new(ErrorClass::Settings, "bad_argument", format!("keep: {e}")),
+                OpError::new(ErrorClass::Settings, ErrorCode::Usage, format!("keep: {e}")),
             )
         })?;
         let shared = &self.shared;
@@ -259,7 +260,11 @@ impl Client {
         let parsed = policy.parse().map_err(|e| {
             to_py(
                 py,
-                OpError::new(ErrorClass::Settings, "bad_setting", format!("policy: {e}")),
+                OpError::new(
+                    ErrorClass::Settings,
+                    ErrorCode::BadSetting,
+                    format!("policy: {e}"),
+                ),
             )
         })?;
         self.shared.ops.set_policy(parsed);
@@ -320,7 +325,7 @@ fn save_path(raw: &str) -> Result<SavePath, OpError> {
     SavePath::new(&raw.replace('\\', "/")).map_err(|e| {
         OpError::new(
             ErrorClass::Settings,
-            "bad_argument",
+            ErrorCode::Usage,
             format!("path {raw:?}: {e}"),
         )
     })
@@ -330,7 +335,7 @@ fn to_json<T: Serialize>(py: Python<'_>, value: &T) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| {
         to_py(
             py,
-            OpError::new(ErrorClass::Local, "internal", e.to_string()),
+            OpError::new(ErrorClass::Local, ErrorCode::Internal, e.to_string()),
         )
     })
 }

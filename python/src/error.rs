@@ -6,6 +6,7 @@
 use native_client::desktop::OpenError;
 use native_client::profile::ProfileError;
 use native_client::savetokens::KeyExchangeError;
+use sync_core::client::ErrorCode;
 use sync_core::engine::SyncError;
 use sync_core::transport::TransportError;
 
@@ -20,21 +21,25 @@ pub trait IntoOpError {
 
 impl IntoOpError for ProfileError {
     fn into_op(self) -> OpError {
-        OpError::new(ErrorClass::Local, "profile", self.to_string())
+        OpError::new(ErrorClass::Local, ErrorCode::Profile, self.to_string())
     }
 }
 
 impl IntoOpError for SettingsError {
     fn into_op(self) -> OpError {
-        OpError::new(ErrorClass::Settings, "bad_setting", self.to_string())
+        OpError::new(
+            ErrorClass::Settings,
+            ErrorCode::BadSetting,
+            self.to_string(),
+        )
     }
 }
 
 impl IntoOpError for OpenError {
     fn into_op(self) -> OpError {
         let code = match self {
-            OpenError::MissingFolder(_) => "not_found",
-            OpenError::Create(_) => "local_io",
+            OpenError::MissingFolder(_) => ErrorCode::NotFound,
+            OpenError::Create(_) => ErrorCode::LocalIo,
         };
         OpError::new(ErrorClass::Local, code, self.to_string())
     }
@@ -45,10 +50,10 @@ impl IntoOpError for KeyExchangeError {
         match self {
             KeyExchangeError::Transport(e) => e.into(),
             KeyExchangeError::NotSignedIn => {
-                OpError::new(ErrorClass::Auth, "not_signed_in", self.to_string())
+                OpError::new(ErrorClass::Auth, ErrorCode::NotSignedIn, self.to_string())
             }
             KeyExchangeError::File { .. } => {
-                OpError::new(ErrorClass::Local, "local_io", self.to_string())
+                OpError::new(ErrorClass::Local, ErrorCode::LocalIo, self.to_string())
             }
         }
     }

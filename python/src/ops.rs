@@ -4,6 +4,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use sync_core::client::ErrorCode;
 
 use futures::executor::block_on;
 use native_client::desktop::{DesktopGame, DesktopStore, MissingDir, open_store};
@@ -78,8 +79,10 @@ impl Ops {
         let session = self.session()?;
         let profile = self.profile.clone();
         let server = self.settings.server.clone();
-        let transport = HttpTransport::new(&self.settings.server, self.settings.timeouts)
-            .map_err(|e| OpError::new(ErrorClass::Settings, "bad_setting", e.to_string()))?;
+        let transport =
+            HttpTransport::new(&self.settings.server, self.settings.timeouts).map_err(|e| {
+                OpError::new(ErrorClass::Settings, ErrorCode::BadSetting, e.to_string())
+            })?;
         Ok(transport
             .with_session(session)
             .with_answer_flag(Arc::clone(&self.answered))

@@ -55,7 +55,7 @@ pub fn to_py(py: Python<'_>, e: OpError) -> PyErr {
     };
     let value = err.value(py);
     // Exception instances always accept attributes; a failure would only lose the extras.
-    let _ = value.setattr("code", e.code);
+    let _ = value.setattr("code", e.code.as_str());
     let _ = value.setattr("transient", e.transient);
     err
 }

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use sync_core::client::ErrorCode;
 
 use native_client::fs_store::mtime_millis;
 use sync_core::client::scheduler::{Event, Next, Outcome, Scheduler, SchedulerConfig};
@@ -131,7 +132,7 @@ impl Shared {
         .unwrap_or_else(|_| {
             Err(OpError::new(
                 ErrorClass::Local,
-                "internal",
+                ErrorCode::Internal,
                 "the sync failed unexpectedly (a bug); it will be retried",
             ))
         });
@@ -236,7 +237,7 @@ impl Worker {
                 shared.board().status.running = false;
                 OpError::new(
                     ErrorClass::Local,
-                    "internal",
+                    ErrorCode::Internal,
                     format!("cannot start the sync thread: {e}"),
                 )
             })?;

@@ -114,8 +114,10 @@ def test_save_dir_that_is_a_file_is_refused(native, tmp_path):
 def test_bad_arguments_and_wrong_password(devices):
     a = devices.make("a")
     a.signup(devices.user, devices.password)
-    with pytest.raises(renpy_cloud.SettingsError):
+    with pytest.raises(renpy_cloud.SettingsError) as bad:
         a.resolve("1-1-LT1.save", "mine")
+    # One vocabulary with the CLI and the browser client (sync_core::client::ErrorCode).
+    assert bad.value.code == "usage"
     with pytest.raises(renpy_cloud.RenpyCloudError):
         a.history("../outside")
     b = devices.make("b")

@@ -311,7 +311,7 @@ async function afterLocalChange(fs, report) {
 
 function handleError(e) {
   const error = {
-    code: e && e.code ? e.code : "error",
+    code: e && e.code ? e.code : "internal",
     class: e && e.class ? e.class : null,
     message: String((e && e.message) || e),
   };

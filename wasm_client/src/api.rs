@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use sync_core::client::ErrorCode;
 
 use serde::{Deserialize, Serialize};
 use sync_core::client::errors::{ClientError, ErrorClass};
@@ -459,7 +460,7 @@ pub fn read_save(bytes: &[u8]) -> Result<JsValue, JsValue> {
     let info = sync_core::savemeta::read_save(bytes).map_err(|e| {
         js_error(ClientError::new(
             ErrorClass::Local,
-            "unreadable_save",
+            ErrorCode::UnreadableSave,
             e.to_string(),
         ))
     })?;

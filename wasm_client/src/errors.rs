@@ -5,6 +5,7 @@
 //! `auth`, `network`, `server`, `local`), `transient` (retrying later may work) and, when
 //! the server asked for a pause, `retryAfter` (seconds).
 
+use sync_core::client::ErrorCode;
 use sync_core::client::errors::{ClientError, ErrorClass};
 use wasm_bindgen::JsValue;
 
@@ -14,8 +15,8 @@ use crate::js;
 pub fn to_js(e: impl Into<ClientError>) -> JsValue {
     let e: ClientError = e.into();
     let error = js_sys::Error::new(&e.message);
-    js::set(&error, "code", &JsValue::from_str(&e.code));
-    js::set(&error, "class", &JsValue::from_str(class_name(e.class)));
+    js::set(&error, "code", &JsValue::from_str(e.code.as_str()));
+    js::set(&error, "class", &JsValue::from_str(e.class.as_str()));
     js::set(&error, "transient", &JsValue::from_bool(e.transient));
     if let Some(seconds) = e.retry_after {
         js::set(&error, "retryAfter", &JsValue::from_f64(seconds as f64));
@@ -23,29 +24,22 @@ pub fn to_js(e: impl Into<ClientError>) -> JsValue {
     error.into()
 }
 
-/// The class as it is spelled on the wire (`ErrorClass`'s serde name).
-fn class_name(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::Settings => "settings",
-        ErrorClass::Auth => "auth",
-        ErrorClass::Network => "network",
-        ErrorClass::Server => "server",
-        ErrorClass::Local => "local",
-    }
-}
-
 /// A bad argument from the calling page (the CLI's `usage`).
 pub fn usage(message: impl std::fmt::Display) -> JsValue {
     to_js(ClientError::new(
         ErrorClass::Settings,
-        "usage",
+        ErrorCode::Usage,
         message.to_string(),
     ))
 }
 
 /// Another operation of this client is running (they must not overlap); try again soon.
 pub fn busy() -> JsValue {
-    let mut e = ClientError::new(ErrorClass::Local, "busy", "another sync is running");
+    let mut e = ClientError::new(
+        ErrorClass::Local,
+        ErrorCode::Busy,
+        "another sync is running",
+    );
     e.transient = true;
     to_js(e)
 }
@@ -54,33 +48,16 @@ pub fn busy() -> JsValue {
 pub fn booted() -> JsValue {
     to_js(ClientError::new(
         ErrorClass::Local,
-        "booted",
+        ErrorCode::Booted,
         "the game has booted: pass its FS",
     ))
 }
 
 /// A failure of the client's own database (`statedb`) or of a JS call.
 pub fn local_io(message: impl Into<String>) -> JsValue {
-    to_js(ClientError::new(ErrorClass::Local, "local_io", message))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn class_names_are_the_serde_names() {
-        for class in [
-            ErrorClass::Settings,
-            ErrorClass::Auth,
-            ErrorClass::Network,
-            ErrorClass::Server,
-            ErrorClass::Local,
-        ] {
-            assert_eq!(
-                serde_json::to_value(class).expect("serializes"),
-                serde_json::Value::from(class_name(class))
-            );
-        }
-    }
+    to_js(ClientError::new(
+        ErrorClass::Local,
+        ErrorCode::LocalIo,
+        message,
+    ))
 }

@@ -3,6 +3,7 @@
 //! - `demo`: build and start the embedded server serving the web demo.
 //! - `demo-test`: the web demo end to end in headless Chromium.
 //! - `test`: install what the tests need if missing, then run every check and test.
+//! - `codegen`: the Python and TypeScript error tables from the Rust enum (`--check`).
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
 //! - `python`: the Ren'Py desktop module (wheel into `.venv`, pytest).
 //! - `renpy-test`: the real-engine suite (Ren'Py 8.0.3 and 8.3.4 headless, real server);
@@ -12,6 +13,7 @@
 
 mod aws;
 mod bench;
+mod codegen;
 mod demo;
 mod demo_test;
 mod python;
@@ -30,6 +32,7 @@ fn main() -> Result<()> {
         Some("test") => test::run(rest),
         Some("demo-test") => demo_test::run(rest),
         Some("bench") => bench::run(rest),
+        Some("codegen") => codegen::run(rest),
         Some("aws") => aws::run(rest),
         Some("python") => python::run(rest),
         Some("renpy-test") => renpy::run(rest),
@@ -54,6 +57,8 @@ tasks:
   demo-test                             the web demo end to end in headless Chromium (screenshots
                                         in target/demo-artifacts)
   test [--quick]                        install what is missing, then run every check and test
+  codegen [--check]                     write (or check) the Python and TypeScript error tables
+                                        generated from sync_core's ErrorCode
   bench [FILTER]                        run the benchmarks against a real server and print figures
   bench web-clicks [--package DIR]      syncs caused by a 100-click web session (Chromium, real
                                         server); --package: measure another build of the package

@@ -12,7 +12,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut stages = Stages::default();
     ensure_wasm_target()?;
 
-    stages.run("fmt", || cmd(&cargo, &["fmt", "--all", "--", "--check"]))?;
+    stages.run("fmt, codegen", || {
+        cmd(&cargo, &["fmt", "--all", "--", "--check"])?;
+        crate::codegen::run(&["--check".into()])
+    })?;
     if !quick {
         stages.run("clippy", || {
             let mut args = vec!["clippy"];

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{Credentials, RefreshRequest, TokenResponse};
 
 use super::accounts::SignIn;
@@ -30,7 +31,7 @@ pub fn validate_username(username: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            "invalid_username",
+            ErrorCode::InvalidUsername,
             "username must be 3-64 characters of letters, digits, '.', '_' and '-'",
         ))
     }
@@ -40,13 +41,13 @@ fn validate_password(password: &str) -> ApiResult<()> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(ApiError::bad_request(
-            "weak_password",
+            ErrorCode::WeakPassword,
             format!("password must have at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
     if chars > MAX_PASSWORD_CHARS {
         return Err(ApiError::bad_request(
-            "invalid_password",
+            ErrorCode::InvalidPassword,
             format!("password must have at most {MAX_PASSWORD_CHARS} characters"),
         ));
     }
@@ -61,7 +62,7 @@ pub fn validate_device_name(name: &str) -> ApiResult<String> {
         || name.chars().any(char::is_control)
     {
         return Err(ApiError::bad_request(
-            "invalid_device_name",
+            ErrorCode::InvalidDeviceName,
             format!(
                 "device name must be 1-{MAX_DEVICE_NAME_CHARS} characters without control characters"
             ),
@@ -109,7 +110,7 @@ pub async fn issue_tokens(
 pub fn username_taken() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "username_taken",
+        ErrorCode::UsernameTaken,
         "this username is taken",
     )
 }
@@ -174,7 +175,7 @@ pub async fn login(
 /// The same answer for an unknown user and a wrong password.
 fn invalid_credentials() -> ApiError {
     ApiError {
-        code: "invalid_credentials",
+        code: ErrorCode::InvalidCredentials,
         ..ApiError::unauthorized("wrong username or password")
     }
 }
@@ -182,7 +183,7 @@ fn invalid_credentials() -> ApiError {
 /// 401 `invalid_refresh_token`.
 pub fn invalid_refresh() -> ApiError {
     ApiError {
-        code: "invalid_refresh_token",
+        code: ErrorCode::InvalidRefreshToken,
         ..ApiError::unauthorized("refresh token is unknown, expired or already used")
     }
 }

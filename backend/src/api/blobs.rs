@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use sync_core::client::ErrorCode;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -104,7 +105,8 @@ fn open_ticket(
     path: Result<Path<String>, PathRejection>,
     method: TicketMethod,
 ) -> ApiResult<(BlobTicket, Scope)> {
-    let bad_signature = || ApiError::forbidden("bad_signature", "this blob URL is not valid");
+    let bad_signature =
+        || ApiError::forbidden(ErrorCode::BadSignature, "this blob URL is not valid");
     let Path(raw) = path.map_err(|_| bad_signature())?;
     let ticket = state
         .signer
@@ -112,14 +114,14 @@ fn open_ticket(
         .map_err(|e| match e {
             TokenError::Expired => ApiError::new(
                 StatusCode::GONE,
-                "expired",
+                ErrorCode::Expired,
                 "this blob URL has expired; ask for a new one",
             ),
             TokenError::Malformed | TokenError::BadSignature => bad_signature(),
         })?;
     if ticket.m != method {
         return Err(ApiError::forbidden(
-            "wrong_method",
+            ErrorCode::WrongMethod,
             "this blob URL does not allow that method",
         ));
     }
@@ -143,7 +145,7 @@ pub async fn upload(
     let (ticket, scope) = open_ticket(&state, path, TicketMethod::Put)?;
     let size_mismatch = |got: u64| {
         ApiError::bad_request(
-            "size_mismatch",
+            ErrorCode::SizeMismatch,
             format!("the body has {got} bytes but {} were declared", ticket.size),
         )
     };
@@ -176,7 +178,7 @@ pub async fn upload(
                 Err(size_mismatch(got))
             } else {
                 Err(ApiError::bad_request(
-                    "hash_mismatch",
+                    ErrorCode::HashMismatch,
                     format!("the body does not hash to {}: {detail}", ticket.sha256),
                 ))
             }
@@ -195,7 +197,7 @@ pub async fn download(
         .blobs
         .get(&scope, &ticket.sha256)
         .await?
-        .ok_or_else(|| ApiError::not_found("blob_not_found", "this blob is not stored"))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::BlobNotFound, "this blob is not stored"))?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),

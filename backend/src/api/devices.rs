@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{DeviceInfo, DeviceKeys, DevicesResponse};
 
 use super::error::{ApiError, ApiResult};
@@ -34,7 +35,7 @@ pub async fn delete(
     auth: Authed,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<StatusCode> {
-    let not_found = || ApiError::not_found("no_such_device", "no such device");
+    let not_found = || ApiError::not_found(ErrorCode::NoSuchDevice, "no such device");
     let Path(device_id) = path.map_err(|_| not_found())?;
     if state.meta.delete_device(&auth.user_id, &device_id).await? {
         state.accounts.device_removed(&state, &device_id).await?;
@@ -61,7 +62,7 @@ pub async fn put_keys(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(
-            "no_such_device",
+            ErrorCode::NoSuchDevice,
             "this device was signed out",
         ))
     }
@@ -69,5 +70,5 @@ pub async fn put_keys(
 
 fn validate_keys(keys: &[String]) -> ApiResult<()> {
     sync_core::client::savetokens::validate_keys(keys)
-        .map_err(|e| ApiError::bad_request("invalid_device_keys", e.to_string()))
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidDeviceKeys, e.to_string()))
 }

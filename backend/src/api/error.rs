@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{ErrorBody, ErrorDetail};
 
 use crate::storage::StorageError;
@@ -10,7 +11,7 @@ use crate::storage::StorageError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds to wait before retrying, sent as `Retry-After` (429 and 503).
     pub retry_after: Option<u64>,
@@ -20,7 +21,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -29,23 +30,23 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    pub fn too_large(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn too_large(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
     }
 
@@ -56,7 +57,7 @@ impl ApiError {
             retry_after: Some(secs),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 format!("too many requests; retry in {secs} s"),
             )
         }
@@ -67,7 +68,7 @@ impl ApiError {
         tracing::error!("internal error: {detail}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "the server failed to handle this request",
         )
     }
@@ -76,7 +77,7 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code.as_str().to_owned(),
                 message: self.message.clone(),
             },
         }
@@ -113,24 +114,24 @@ impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::AlreadyExists(what) => {
-                Self::new(StatusCode::CONFLICT, "already_exists", what)
+                Self::new(StatusCode::CONFLICT, ErrorCode::AlreadyExists, what)
             }
             StorageError::QuotaExceeded(what) => Self::too_large(
-                "quota_exceeded",
+                ErrorCode::QuotaExceeded,
                 format!("this change would exceed the game's quota: {what}"),
             ),
             StorageError::BlobMissing(hash) => Self::bad_request(
-                "blob_missing",
+                ErrorCode::BlobMissing,
                 format!("blob {hash} was not uploaded for this game"),
             ),
-            StorageError::Mismatch(what) => Self::bad_request("hash_mismatch", what),
+            StorageError::Mismatch(what) => Self::bad_request(ErrorCode::HashMismatch, what),
             StorageError::Unavailable(what) => {
                 tracing::error!("storage unavailable: {what}");
                 Self {
                     retry_after: Some(5),
                     ..Self::new(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        "storage_unavailable",
+                        ErrorCode::StorageUnavailable,
                         "storage is unavailable; retry later",
                     )
                 }
@@ -141,14 +142,14 @@ impl From<StorageError> for ApiError {
 
 /// Answers unknown routes with a JSON 404.
 pub async fn not_found_fallback() -> ApiError {
-    ApiError::not_found("not_found", "no such endpoint")
+    ApiError::not_found(ErrorCode::NotFound, "no such endpoint")
 }
 
 /// Answers a known route called with the wrong method with a JSON 405.
 pub async fn method_not_allowed_fallback() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not accept that method",
     )
 }

@@ -2,6 +2,7 @@
 //! text rejections): JSON bodies, game ids, bearer tokens, client IPs.
 
 use std::net::SocketAddr;
+use sync_core::client::ErrorCode;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
@@ -27,15 +28,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "the body must be JSON with content-type: application/json",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large("body_too_large", "the request body is too large")
+                ApiError::too_large(ErrorCode::BodyTooLarge, "the request body is too large")
             } else {
-                ApiError::bad_request("invalid_body", rejection.body_text())
+                ApiError::bad_request(ErrorCode::InvalidBody, rejection.body_text())
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -58,7 +59,10 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
 /// Parses a JSON body, naming the offending field and classifying the error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let malformed = |e: &serde_json::Error| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        ApiError::bad_request(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        )
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
@@ -70,11 +74,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // The protocol types' own validators say what is wrong; keep their codes distinct
         // so clients can tell a bad path from a bad hash from a wrong type.
         let code = if text.contains("invalid save path") {
-            "invalid_path"
+            ErrorCode::InvalidPath
         } else if text.contains("SHA-256") {
-            "invalid_hash"
+            ErrorCode::InvalidHash
         } else {
-            "invalid_body"
+            ErrorCode::InvalidBody
         };
         ApiError::bad_request(code, format!("{}: {text}", err.path()))
     })?;
@@ -92,7 +96,7 @@ impl<S: Send + Sync> FromRequestParts<S> for GamePath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let bad = || {
             ApiError::bad_request(
-                "invalid_game_id",
+                ErrorCode::InvalidGameId,
                 "game id must be 1-64 characters of A-Z a-z 0-9 . _ - and not start with '.'",
             )
         };
@@ -213,7 +217,7 @@ mod tests {
     fn code_of(raw: &str) -> &'static str {
         parse_json::<CommitRequest>(raw.as_bytes())
             .map(|_| "ok")
-            .unwrap_or_else(|e| e.code)
+            .unwrap_or_else(|e| e.code.as_str())
     }
 
     #[test]

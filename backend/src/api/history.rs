@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use sync_core::SavePath;
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{HistoryResponse, RestoreRequest, RestoreResponse};
 
 use super::error::{ApiError, ApiResult};
@@ -15,10 +16,14 @@ fn path_param(query: Option<&str>) -> ApiResult<SavePath> {
         .find(|(key, _)| key == "path")
         .map(|(_, value)| value.into_owned())
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_query", "the `path` query parameter is required")
+            ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                "the `path` query parameter is required",
+            )
         })?;
-    SavePath::new(&raw)
-        .map_err(|e| ApiError::bad_request("invalid_path", format!("invalid save path: {e}")))
+    SavePath::new(&raw).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidPath, format!("invalid save path: {e}"))
+    })
 }
 
 /// `GET /v1/games/{game}/history?path=P`: every version of a file, newest first.
@@ -52,7 +57,7 @@ pub async fn restore(
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
-                "no_such_version",
+                ErrorCode::NoSuchVersion,
                 format!("{} has no version {}", req.path, req.version),
             )
         })?;
@@ -71,8 +76,11 @@ mod tests {
         );
         assert_eq!(
             path_param(Some("path=..%2Fx")).map_err(|e| e.code),
-            Err("invalid_path")
+            Err(ErrorCode::InvalidPath)
         );
-        assert_eq!(path_param(None).map_err(|e| e.code), Err("invalid_query"));
+        assert_eq!(
+            path_param(None).map_err(|e| e.code),
+            Err(ErrorCode::InvalidQuery)
+        );
     }
 }

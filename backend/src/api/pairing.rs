@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{PairingClaim, PairingCode, TokenResponse};
 
 use super::accounts::SignIn;
@@ -47,7 +48,7 @@ pub async fn claim(
     let device_name = validate_device_name(&req.device_name)?;
     let code = normalize_pairing_code(&req.code);
     let refused = || ApiError {
-        code: "invalid_pairing_code",
+        code: ErrorCode::InvalidPairingCode,
         ..ApiError::unauthorized("pairing code is unknown, expired or already used")
     };
     if code.chars().count() != PAIRING_CODE_LEN {

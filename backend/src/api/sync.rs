@@ -1,6 +1,7 @@
 //! The sync endpoints of one game: changes, commit, manifest, download URLs.
 
 use std::collections::{BTreeMap, HashSet, btree_map};
+use sync_core::client::ErrorCode;
 
 use axum::Json;
 use axum::extract::State;
@@ -20,7 +21,7 @@ fn check_batch(state: &AppState, len: usize, what: &str) -> ApiResult<()> {
     let max = state.config.limits.max_batch_ops;
     if len > max {
         return Err(ApiError::bad_request(
-            "batch_too_large",
+            ErrorCode::BatchTooLarge,
             format!("at most {max} {what} per request, got {len}"),
         ));
     }
@@ -31,7 +32,7 @@ fn check_file_size(state: &AppState, size: u64) -> ApiResult<()> {
     let max = state.config.limits.max_file_size;
     if size > max {
         return Err(ApiError::too_large(
-            "file_too_large",
+            ErrorCode::FileTooLarge,
             format!("a file of {size} bytes is larger than the {max} bytes allowed"),
         ));
     }
@@ -96,7 +97,7 @@ pub async fn commit(
     for op in &req.ops {
         if !seen.insert(&op.path) {
             return Err(ApiError::bad_request(
-                "duplicate_path",
+                ErrorCode::DuplicatePath,
                 format!("path {} appears more than once in this commit", op.path),
             ));
         }
@@ -109,7 +110,7 @@ pub async fn commit(
             check_file_size(&state, *size)?;
             if !state.blobs.exists(&scope, sha256).await? {
                 return Err(ApiError::bad_request(
-                    "blob_missing",
+                    ErrorCode::BlobMissing,
                     format!("the content of {} ({sha256}) was not uploaded", op.path),
                 ));
             }

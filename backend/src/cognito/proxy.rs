@@ -20,6 +20,7 @@
 //!   alternatives need custom-auth Lambda triggers, which moto cannot run.
 
 use std::time::Duration;
+use sync_core::client::ErrorCode;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -82,7 +83,7 @@ impl CognitoProxy {
         } else {
             Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "account_conflict",
+                ErrorCode::AccountConflict,
                 "this username belonged to an earlier account; ask the operator to free it",
             ))
         }
@@ -156,7 +157,7 @@ impl CognitoProxy {
             }
         }
         Err(ApiError {
-            code: "invalid_pairing_code",
+            code: ErrorCode::InvalidPairingCode,
             ..ApiError::unauthorized("no signed-in device of this account can vouch for a new one")
         })
     }
@@ -233,9 +234,9 @@ impl From<CognitoTokens> for ProviderTokens {
 fn account_error(err: AccountError) -> ApiError {
     match err {
         AccountError::UsernameTaken => username_taken(),
-        AccountError::WeakPassword(why) => ApiError::bad_request("weak_password", why),
+        AccountError::WeakPassword(why) => ApiError::bad_request(ErrorCode::WeakPassword, why),
         AccountError::BadCredentials => ApiError {
-            code: "invalid_credentials",
+            code: ErrorCode::InvalidCredentials,
             ..ApiError::unauthorized("wrong username or password")
         },
         AccountError::BadRefreshToken => invalid_refresh(),

@@ -1,6 +1,7 @@
 //! signup, login, pair, devices, logout.
 
 use serde_json::json;
+use sync_core::client::ErrorCode;
 use sync_core::client::errors::ErrorClass;
 use sync_core::protocol::{Credentials, PairingClaim};
 use sync_core::transport::{TransportError, TransportErrorKind};
@@ -80,7 +81,7 @@ pub fn devices(ctx: &Context) -> Result<Outcome, CliError> {
         })
         .collect();
     let json = serde_json::to_value(&list)
-        .map_err(|e| CliError::new(ErrorClass::Local, "internal", e.to_string()))?;
+        .map_err(|e| CliError::new(ErrorClass::Local, ErrorCode::Internal, e.to_string()))?;
     Ok(Outcome::new(json, human))
 }
 
@@ -114,7 +115,7 @@ pub fn logout(ctx: &Context) -> Result<Outcome, CliError> {
 fn sign_in_error(e: TransportError) -> CliError {
     match e.kind {
         TransportErrorKind::Unauthorized => {
-            CliError::new(ErrorClass::Auth, "unauthorized", e.message)
+            CliError::new(ErrorClass::Auth, ErrorCode::Unauthorized, e.message)
         }
         _ => e.into(),
     }

@@ -1,5 +1,6 @@
 //! The one error type of a CLI command: a stable code plus a one-line message.
 
+use sync_core::client::ErrorCode;
 use sync_core::client::errors::{ClientError, ErrorClass};
 use sync_core::engine::SyncError;
 use sync_core::store::StoreError;
@@ -16,16 +17,16 @@ use crate::profile::ProfileError;
 pub struct CliError(pub ClientError);
 
 impl CliError {
-    pub fn new(class: ErrorClass, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, code: ErrorCode, message: impl Into<String>) -> Self {
         Self(ClientError::new(class, code, message))
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(ErrorClass::Settings, "usage", message)
+        Self::new(ErrorClass::Settings, ErrorCode::Usage, message)
     }
 
-    pub fn code(&self) -> &str {
-        &self.0.code
+    pub fn code(&self) -> ErrorCode {
+        self.0.code
     }
 
     pub fn message(&self) -> &str {
@@ -41,7 +42,7 @@ impl CliError {
 /// The shared client vocabulary, plus what to type when signed out.
 impl From<ClientError> for CliError {
     fn from(mut e: ClientError) -> Self {
-        if e.class == ErrorClass::Auth && e.code != "invalid_credentials" {
+        if e.class == ErrorClass::Auth && e.code != ErrorCode::InvalidCredentials {
             e.message
                 .push_str("; run `renpy-cloud login` or `pair --code`");
         }
@@ -69,7 +70,7 @@ impl From<SyncError> for CliError {
 
 impl From<ProfileError> for CliError {
     fn from(e: ProfileError) -> Self {
-        Self::new(ErrorClass::Local, "profile", e.to_string())
+        Self::new(ErrorClass::Local, ErrorCode::Profile, e.to_string())
     }
 }
 

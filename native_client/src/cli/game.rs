@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::executor::block_on;
 use serde_json::json;
+use sync_core::client::ErrorCode;
 use sync_core::client::conflicts::PreviewCache;
 use sync_core::client::errors::ErrorClass;
 use sync_core::engine::{EngineConfig, SyncEngine, SyncReport};
@@ -270,8 +271,10 @@ fn open_engine(
         missing,
     )
     .map_err(|e| match e {
-        OpenError::MissingFolder(_) => CliError::new(ErrorClass::Local, "not_found", e.to_string()),
-        OpenError::Create(_) => CliError::new(ErrorClass::Local, "local_io", e.to_string()),
+        OpenError::MissingFolder(_) => {
+            CliError::new(ErrorClass::Local, ErrorCode::NotFound, e.to_string())
+        }
+        OpenError::Create(_) => CliError::new(ErrorClass::Local, ErrorCode::LocalIo, e.to_string()),
     })?;
     let mut config = EngineConfig::new(game);
     config.rules = rules;
@@ -287,5 +290,5 @@ fn save_path(file: &str) -> Result<SavePath, CliError> {
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, CliError> {
     serde_json::to_value(value)
-        .map_err(|e| CliError::new(ErrorClass::Local, "internal", e.to_string()))
+        .map_err(|e| CliError::new(ErrorClass::Local, ErrorCode::Internal, e.to_string()))
 }

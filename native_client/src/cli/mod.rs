@@ -10,6 +10,7 @@ mod game;
 mod output;
 
 use std::process::ExitCode;
+use sync_core::client::ErrorCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -119,7 +120,7 @@ impl Context {
         if transport.session().is_none() {
             return Err(CliError::new(
                 ErrorClass::Auth,
-                "not_signed_in",
+                ErrorCode::NotSignedIn,
                 format!(
                     "not signed in to {}; run `renpy-cloud --server {} login` or `pair --code`",
                     self.server, self.server

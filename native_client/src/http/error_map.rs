@@ -1,6 +1,7 @@
 //! How HTTP answers and `ureq` failures become [`TransportError`]s.
 
 use std::io;
+use sync_core::client::ErrorCode;
 
 use sync_core::transport::{TransportError, TransportErrorKind};
 
@@ -26,7 +27,7 @@ pub(crate) fn from_ureq(error: ureq::Error, url: &str) -> TransportError {
         E::Tls(_) | E::Pem(_) | E::Rustls(_) | E::TlsRequired | E::RequireHttpsOnly(_) => {
             TransportErrorKind::Rejected {
                 status: 0,
-                code: "tls".into(),
+                code: ErrorCode::Tls.as_str().into(),
             }
         }
         _ => TransportErrorKind::Offline,

@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use super::ErrorCode;
+
 use crate::engine::SyncError;
 use crate::store::{StoreError, StoreErrorKind};
 use crate::transport::{TransportError, TransportErrorKind};
@@ -25,11 +27,32 @@ pub enum ErrorClass {
     Local,
 }
 
+impl ErrorClass {
+    /// The wire spelling (the serde name).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Settings => "settings",
+            ErrorClass::Auth => "auth",
+            ErrorClass::Network => "network",
+            ErrorClass::Server => "server",
+            ErrorClass::Local => "local",
+        }
+    }
+
+    pub const ALL: [ErrorClass; 5] = [
+        ErrorClass::Settings,
+        ErrorClass::Auth,
+        ErrorClass::Network,
+        ErrorClass::Server,
+        ErrorClass::Local,
+    ];
+}
+
 /// A failure as clients report it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ClientError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub class: ErrorClass,
     /// Worth retrying later without the player doing anything.
@@ -40,9 +63,9 @@ pub struct ClientError {
 }
 
 impl ClientError {
-    pub fn new(class: ErrorClass, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             message: one_line(&message.into()),
             class,
             transient: class == ErrorClass::Network,
@@ -54,7 +77,7 @@ impl ClientError {
     pub fn not_signed_in(server: &str) -> Self {
         Self::new(
             ErrorClass::Auth,
-            "not_signed_in",
+            ErrorCode::NotSignedIn,
             format!("not signed in to {server}; sign in or pair this device first"),
         )
     }
@@ -71,38 +94,46 @@ impl From<TransportError> for ClientError {
         let (class, code, message) = match &e.kind {
             TransportErrorKind::Offline => (
                 ErrorClass::Network,
-                "offline".to_owned(),
+                ErrorCode::Offline,
                 format!("cannot reach the server: {}", e.message),
             ),
             TransportErrorKind::Timeout => (
                 ErrorClass::Network,
-                "timeout".to_owned(),
+                ErrorCode::Timeout,
                 format!("the server did not answer in time: {}", e.message),
             ),
             TransportErrorKind::Server { .. } => (
                 ErrorClass::Network,
-                "server_error".to_owned(),
+                ErrorCode::ServerError,
                 e.message.clone(),
             ),
             TransportErrorKind::Corrupt => {
-                (ErrorClass::Network, "corrupt".to_owned(), e.message.clone())
+                (ErrorClass::Network, ErrorCode::Corrupt, e.message.clone())
             }
             TransportErrorKind::Unauthorized => (
                 ErrorClass::Auth,
-                "unauthorized".to_owned(),
+                ErrorCode::Unauthorized,
                 format!("not signed in or the session expired: {}", e.message),
             ),
-            TransportErrorKind::Quota => {
-                (ErrorClass::Server, "quota".to_owned(), e.message.clone())
-            }
-            TransportErrorKind::Rejected { code, .. } => {
-                let class = if code == "invalid_credentials" {
-                    ErrorClass::Auth
-                } else {
-                    ErrorClass::Server
-                };
-                (class, code.clone(), e.message.clone())
-            }
+            TransportErrorKind::Quota => (
+                ErrorClass::Server,
+                ErrorCode::QuotaExceeded,
+                e.message.clone(),
+            ),
+            TransportErrorKind::Rejected { code, .. } => match ErrorCode::parse(code) {
+                Some(ErrorCode::InvalidCredentials) => (
+                    ErrorClass::Auth,
+                    ErrorCode::InvalidCredentials,
+                    e.message.clone(),
+                ),
+                Some(known) => (ErrorClass::Server, known, e.message.clone()),
+                // A newer server's code (or a bare status): keep it in the message.
+                None => (
+                    ErrorClass::Server,
+                    ErrorCode::Rejected,
+                    format!("{} ({code})", e.message),
+                ),
+            },
         };
         let mut message = message;
         if let Some(seconds) = e.retry_after {
@@ -111,7 +142,7 @@ impl From<TransportError> for ClientError {
         Self {
             transient,
             retry_after: e.retry_after,
-            ..Self::new(class, &code, message)
+            ..Self::new(class, code, message)
         }
     }
 }
@@ -119,10 +150,10 @@ impl From<TransportError> for ClientError {
 impl From<StoreError> for ClientError {
     fn from(e: StoreError) -> Self {
         let (code, transient) = match e.kind {
-            StoreErrorKind::NotFound => ("not_found", false),
+            StoreErrorKind::NotFound => (ErrorCode::NotFound, false),
             // The game saved during the sync: the next one picks it up.
-            StoreErrorKind::Changed => ("changed_locally", true),
-            StoreErrorKind::Io => ("local_io", false),
+            StoreErrorKind::Changed => (ErrorCode::ChangedLocally, true),
+            StoreErrorKind::Io => (ErrorCode::LocalIo, false),
         };
         Self {
             transient,
@@ -136,7 +167,7 @@ impl From<SyncError> for ClientError {
         match e {
             SyncError::Store(e) => e.into(),
             SyncError::Transport(e) => e.into(),
-            other => Self::new(ErrorClass::Local, "sync_state", other.to_string()),
+            other => Self::new(ErrorClass::Local, ErrorCode::SyncState, other.to_string()),
         }
     }
 }
@@ -157,15 +188,15 @@ mod tests {
         e.retry_after = Some(7);
         let c = ClientError::from(e);
         assert_eq!(
-            (c.code.as_str(), c.class, c.transient, c.retry_after),
-            ("rate_limited", ErrorClass::Server, true, Some(7))
+            (c.code, c.class, c.transient, c.retry_after),
+            (ErrorCode::RateLimited, ErrorClass::Server, true, Some(7))
         );
         assert_eq!(c.message, "slow down (retry after 7 s)");
         let offline =
             ClientError::from(TransportError::new(TransportErrorKind::Offline, "refused"));
         assert_eq!(
-            (offline.code.as_str(), offline.class, offline.transient),
-            ("offline", ErrorClass::Network, true)
+            (offline.code, offline.class, offline.transient),
+            (ErrorCode::Offline, ErrorClass::Network, true)
         );
         let auth = ClientError::from(TransportError::new(
             TransportErrorKind::Rejected {
@@ -175,12 +206,31 @@ mod tests {
             "wrong password",
         ));
         assert_eq!(auth.class, ErrorClass::Auth);
+        let newer = ClientError::from(TransportError::new(
+            TransportErrorKind::Rejected {
+                status: 400,
+                code: "a_code_from_a_newer_server".into(),
+            },
+            "refused",
+        ));
+        assert_eq!(newer.code, ErrorCode::Rejected);
+        assert_eq!(newer.message, "refused (a_code_from_a_newer_server)");
+    }
+
+    #[test]
+    fn class_names_are_the_serde_names() {
+        for class in ErrorClass::ALL {
+            assert_eq!(
+                serde_json::to_value(class).expect("serializes"),
+                serde_json::Value::from(class.as_str())
+            );
+        }
     }
 
     #[test]
     fn messages_are_one_line() {
         let e = ClientError::from(StoreError::io("disk\nfull"));
         assert_eq!(e.message, "disk full");
-        assert_eq!(e.code, "local_io");
+        assert_eq!(e.code, ErrorCode::LocalIo);
     }
 }

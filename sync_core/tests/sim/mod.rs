@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use sync_core::client::ErrorCode;
 
 use sync_core::engine::{EngineConfig, SyncEngine, SyncError, SyncReport};
 use sync_core::ledger::MemoryLedger;
@@ -204,7 +205,7 @@ impl Transport for MemTransport {
                 Err(TransportError::new(
                     TransportErrorKind::Rejected {
                         status: 400,
-                        code: "hash_mismatch".into(),
+                        code: ErrorCode::HashMismatch.as_str().into(),
                     },
                     "hash mismatch",
                 ))
@@ -227,7 +228,7 @@ impl Transport for MemTransport {
                     return Err(TransportError::new(
                         TransportErrorKind::Rejected {
                             status: 400,
-                            code: "blob_missing".into(),
+                            code: ErrorCode::BlobMissing.as_str().into(),
                         },
                         format!("{} not uploaded", op.path),
                     ));
@@ -253,7 +254,7 @@ impl Transport for MemTransport {
                 TransportError::new(
                     TransportErrorKind::Rejected {
                         status: 404,
-                        code: "not_found".into(),
+                        code: ErrorCode::NotFound.as_str().into(),
                     },
                     url,
                 )
@@ -299,7 +300,7 @@ impl Transport for MemTransport {
             TransportError::new(
                 TransportErrorKind::Rejected {
                     status: 404,
-                    code: "no_such_version".into(),
+                    code: ErrorCode::NoSuchVersion.as_str().into(),
                 },
                 "no such version",
             )
