@@ -146,10 +146,15 @@ pub async fn login(
     ApiJson(creds): ApiJson<Credentials>,
 ) -> ApiResult<Json<TokenResponse>> {
     let device_name = validate_device_name(&creds.device_name)?;
-    let limit_key = format!("{}|{ip}", creds.username.to_lowercase());
+    // The sign-up rule: a name no account can have is refused before it is hashed, kept
+    // as a limiter key or looked up (ASCII only, so no two spellings share an account).
+    validate_username(&creds.username)?;
+    let limit_key = format!("{}|{ip}", creds.username.to_ascii_lowercase());
+    // The token is taken before the password is checked, so parallel guesses cannot all
+    // pass one check; a correct password gives it back (good typists are never locked out).
     state
         .login_limiter
-        .check(&limit_key)
+        .acquire(&limit_key)
         .map_err(|wait| ApiError::rate_limited(retry_after_secs(wait)))?;
     let too_long = creds.password.chars().count() > MAX_PASSWORD_CHARS;
     let signed_in = if too_long {
@@ -161,10 +166,9 @@ pub async fn login(
             .await?
     };
     let Some((user, how)) = signed_in else {
-        // Only failures spend the budget, so a player who types well is never locked out.
-        let _ = state.login_limiter.acquire(&limit_key);
         return Err(invalid_credentials());
     };
+    state.login_limiter.refund(&limit_key);
     let device = state
         .meta
         .create_device(&user.user_id, &device_name, state.now())

@@ -1,11 +1,15 @@
 //! In-process token-bucket rate limiting, keyed by user, IP or username+IP.
 //!
 //! Buckets live in memory: on several server instances (Lambda) each instance limits on its
-//! own, which still bounds abuse per instance.
+//! own, which still bounds abuse per instance. Keys are kept as SHA-256 digests, so a
+//! bucket costs the same whatever the caller sent, and the map is capped (see
+//! [`MAX_KEYS`]): memory stays bounded under a flood of distinct keys.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 /// How many requests a key may make: `burst` at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,21 +34,40 @@ struct Bucket {
     updated: Instant,
 }
 
-/// Above this many keys, full (idle) buckets are dropped so the map cannot grow unbounded.
+/// Above this many keys, full (idle) buckets are dropped.
 const PRUNE_ABOVE: usize = 10_000;
+/// Above this many keys even after pruning, the least recently used half is dropped: about
+/// 100 B each (digest, bucket, map overhead), so a limiter holds at most ~10 MB.
+pub const MAX_KEYS: usize = 100_000;
+
+type Key = [u8; 32];
+
+fn digest(key: &str) -> Key {
+    Sha256::digest(key.as_bytes()).into()
+}
 
 /// A set of token buckets with one rate.
 #[derive(Debug)]
 pub struct RateLimiter {
     rate: Rate,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+/// The map and when to prune it next (amortised: each prune at least doubles the wait).
+#[derive(Debug)]
+struct Buckets {
+    map: HashMap<Key, Bucket>,
+    prune_at: usize,
 }
 
 impl RateLimiter {
     pub fn new(rate: Rate) -> Self {
         Self {
             rate,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                prune_at: PRUNE_ABOVE,
+            }),
         }
     }
 
@@ -58,19 +81,48 @@ impl RateLimiter {
         self.with_bucket(key, Instant::now(), false)
     }
 
+    /// Gives back a token [`Self::acquire`] took (the attempt turned out not to count).
+    pub fn refund(&self, key: &str) {
+        let burst = f64::from(self.rate.burst.max(1));
+        let mut buckets = self.lock();
+        if let Some(bucket) = buckets.map.get_mut(&digest(key)) {
+            bucket.tokens = (bucket.tokens + 1.0).min(burst);
+        }
+    }
+
+    /// How many keys are held (for tests of the memory bound).
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn with_bucket(&self, key: &str, now: Instant, take: bool) -> Result<(), Duration> {
         let burst = f64::from(self.rate.burst.max(1));
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() > PRUNE_ABOVE {
+        let mut guard = self.lock();
+        let buckets = &mut *guard;
+        if buckets.map.len() > buckets.prune_at {
             let rate = self.rate.per_second;
-            buckets.retain(|_, b| {
+            buckets.map.retain(|_, b| {
                 b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
             });
+            if buckets.map.len() > MAX_KEYS {
+                let mut ages: Vec<Instant> = buckets.map.values().map(|b| b.updated).collect();
+                let middle = ages.len() / 2;
+                let (_, &mut median, _) = ages.select_nth_unstable(middle);
+                buckets.map.retain(|_, b| b.updated > median);
+            }
+            buckets.prune_at = (buckets.map.len() * 2).clamp(PRUNE_ABOVE, MAX_KEYS);
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+        let bucket = buckets.map.entry(digest(key)).or_insert(Bucket {
             tokens: burst,
             updated: now,
         });
@@ -130,6 +182,39 @@ mod tests {
         assert!(limiter.check("k").is_ok());
         assert!(limiter.acquire("k").is_ok());
         assert!(limiter.check("k").is_err());
+    }
+
+    #[test]
+    fn a_refund_gives_back_what_acquire_took() {
+        let limiter = RateLimiter::new(Rate::per_minute(1));
+        assert!(limiter.acquire("k").is_ok());
+        limiter.refund("k");
+        assert!(limiter.acquire("k").is_ok());
+        assert!(limiter.acquire("k").is_err());
+        // Never above the burst.
+        limiter.refund("k");
+        limiter.refund("k");
+        assert!(limiter.acquire("k").is_ok());
+        assert!(limiter.acquire("k").is_err());
+    }
+
+    #[test]
+    fn a_flood_of_distinct_keys_stays_bounded() {
+        // No refill: every bucket stays spent, so pruning full buckets frees nothing.
+        let limiter = RateLimiter::new(Rate {
+            per_second: 0.0,
+            burst: 1,
+        });
+        let start = Instant::now();
+        for i in 0..(MAX_KEYS + 5_000) {
+            let at = start + Duration::from_micros(i as u64);
+            let _ = limiter.with_bucket(&format!("{i:0>1000}"), at, true);
+        }
+        assert!(limiter.len() <= MAX_KEYS + 1, "{}", limiter.len());
+        // The newest keys are kept: a recent offender is still limited.
+        let last = format!("{:0>1000}", MAX_KEYS + 4_999);
+        let at = start + Duration::from_secs(1);
+        assert!(limiter.with_bucket(&last, at, true).is_err());
     }
 
     #[test]

@@ -153,6 +153,91 @@ fn failed_logins_are_rate_limited_per_username_and_ip() {
     anon.login("carol", "correct horse").expect_status(200);
 }
 
+/// Resident memory of a process, from /proc (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn logins_with_names_no_account_can_have_are_refused_and_kept_nowhere() {
+    let server = Server::start(&[]);
+    let anon = server.client();
+    // Warm the server up (allocator pools, connection) before measuring.
+    anon.login("nobody", "x")
+        .expect_error(401, "invalid_credentials");
+    let before = rss_kib(server.pid());
+    // 60 distinct 512 KB names with an overlong password (which skips hashing): each one
+    // was kept as a limiter key before, ~30 MiB in all.
+    let long_password = "p".repeat(1025);
+    for i in 0..60 {
+        let name = format!("{i}{}", "n".repeat(512 * 1024));
+        anon.login(&name, &long_password)
+            .expect_error(400, "invalid_username");
+    }
+    let grown_mib = rss_kib(server.pid()).saturating_sub(before) / 1024;
+    assert!(grown_mib < 12, "resident memory grew {grown_mib} MiB");
+}
+
+#[test]
+fn unicode_spellings_of_a_name_neither_sign_in_nor_get_a_fresh_budget() {
+    let server = Server::start(&["--login-attempts-per-minute", "2"]);
+    let anon = server.client();
+    anon.signup("mississippi");
+    for spelling in [
+        "mi\u{df}issippi",
+        "m\u{131}\u{17f}\u{17f}\u{131}\u{17f}\u{17f}\u{131}ppi",
+    ] {
+        anon.login(spelling, "correct horse")
+            .expect_error(400, "invalid_username");
+    }
+    for _ in 0..2 {
+        anon.login("mississippi", "wrong password")
+            .expect_error(401, "invalid_credentials");
+    }
+    // Case is one spelling: the budget is shared.
+    anon.login("MISSISSIPPI", "wrong password")
+        .expect_error(429, "rate_limited");
+}
+
+#[test]
+fn parallel_wrong_guesses_cannot_outrun_the_login_limit() {
+    let server = Server::start(&["--login-attempts-per-minute", "10"]);
+    let anon = server.client();
+    anon.signup("alice");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..40)
+            .map(|i| {
+                let anon = anon.clone();
+                scope.spawn(move || anon.login("alice", &format!("guess {i}")).status)
+            })
+            .collect();
+        guesses
+            .into_iter()
+            .map(|g| g.join().expect("guess thread"))
+            .collect()
+    });
+    let tried = statuses.iter().filter(|&&s| s == 401).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((tried, refused), (10, 30), "{statuses:?}");
+}
+
+#[test]
+fn correct_logins_never_spend_the_budget() {
+    let server = Server::start(&["--login-attempts-per-minute", "3"]);
+    let anon = server.client();
+    anon.signup("alice");
+    for _ in 0..8 {
+        anon.login("alice", "correct horse").expect_status(200);
+    }
+    anon.login("alice", "wrong password")
+        .expect_error(401, "invalid_credentials");
+}
+
 #[test]
 fn devices_are_listed_and_deleting_one_revokes_it() {
     let server = Server::start(&[]);
