@@ -21,6 +21,34 @@ pub type Seq = u64;
 /// Unix time in milliseconds.
 pub type UnixMillis = i64;
 
+/// Versions and cursors a client sends are at most this: stores keep them as signed 64-bit
+/// integers, so a larger one is a bad request, not a storage failure.
+pub const MAX_COUNTER: u64 = i64::MAX as u64;
+
+/// `deserialize_with` for a [`Version`] or [`Seq`] a client sends: at most [`MAX_COUNTER`].
+pub mod counter {
+    use serde::{Deserialize, Deserializer};
+
+    use super::MAX_COUNTER;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let value = u64::deserialize(d)?;
+        if value > MAX_COUNTER {
+            return Err(serde::de::Error::custom(format!(
+                "{value} is above the largest version or cursor ({MAX_COUNTER})"
+            )));
+        }
+        Ok(value)
+    }
+
+    /// The same for an optional field.
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        #[derive(Deserialize)]
+        struct Checked(#[serde(deserialize_with = "deserialize")] u64);
+        Ok(Option::<Checked>::deserialize(d)?.map(|c| c.0))
+    }
+}
+
 /// The current state of one file in a game's remote manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -57,6 +85,7 @@ pub struct BlobRef {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChangesRequest {
     /// The cursor of the client's base; `None` for a first sync (returns the whole manifest).
+    #[serde(default, deserialize_with = "counter::optional")]
     pub since: Option<Seq>,
     /// Blobs the client may upload in this sync; the answer says where, or that the server
     /// already has them.
@@ -133,6 +162,7 @@ pub struct CommitOp {
     pub path: SavePath,
     /// The version the client based this change on (`0` = the file does not exist yet).
     /// `Put` and `Delete` apply only if it is still the current version.
+    #[serde(deserialize_with = "counter::deserialize")]
     pub expect_version: Version,
     #[serde(flatten)]
     pub action: CommitAction,
@@ -221,6 +251,7 @@ pub struct HistoryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestoreRequest {
     pub path: SavePath,
+    #[serde(deserialize_with = "counter::deserialize")]
     pub version: Version,
 }
 
@@ -340,6 +371,25 @@ mod tests {
         );
         let back: CommitOp = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, op);
+    }
+
+    #[test]
+    fn versions_and_cursors_above_the_signed_range_fail_to_parse() {
+        let too_big = MAX_COUNTER + 1;
+        let op = format!(
+            r#"{{"ops":[{{"path":"1-1-LT1.save","expect_version":{too_big},"op":"delete"}}]}}"#
+        );
+        assert!(serde_json::from_str::<CommitRequest>(&op).is_err());
+        let ok = op.replace(&too_big.to_string(), &MAX_COUNTER.to_string());
+        assert!(serde_json::from_str::<CommitRequest>(&ok).is_ok());
+        let changes = format!(r#"{{"since":{too_big}}}"#);
+        assert!(serde_json::from_str::<ChangesRequest>(&changes).is_err());
+        let none: ChangesRequest = serde_json::from_str("{}").expect("since is optional");
+        assert_eq!(none.since, None);
+        let some: ChangesRequest = serde_json::from_str(r#"{"since":7}"#).expect("parses");
+        assert_eq!(some.since, Some(7));
+        let restore = format!(r#"{{"path":"1-1-LT1.save","version":{too_big}}}"#);
+        assert!(serde_json::from_str::<RestoreRequest>(&restore).is_err());
     }
 
     #[test]

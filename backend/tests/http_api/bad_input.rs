@@ -221,6 +221,31 @@ fn cases(known: &ContentHash, fresh: &ContentHash) -> Vec<Case> {
             400,
             "invalid_hash",
         ),
+        // Above the stores' signed 64-bit range: a bad request, not a storage failure.
+        (
+            "/v1/games/g/changes".into(),
+            json_ct,
+            b"{\"since\": 9223372036854775808}".to_vec(),
+            400,
+            "invalid_body",
+        ),
+        (
+            commit.clone(),
+            json_ct,
+            commit_body(vec![
+                json!({"path": "a.save", "expect_version": 18446744073709551615u64, "op": "delete"}),
+            ]),
+            400,
+            "invalid_body",
+        ),
+        (
+            "/v1/games/g/restore".into(),
+            json_ct,
+            serde_json::to_vec(&json!({"path": "a.save", "version": 9223372036854775808u64}))
+                .expect("json"),
+            400,
+            "invalid_body",
+        ),
         (
             "/v1/auth/signup".into(),
             json_ct,
