@@ -147,13 +147,15 @@ impl FromRequestParts<AppState> for Authed {
             .ok_or_else(|| ApiError::unauthorized("missing bearer access token"))?;
         let now = state.now();
         let owner = state.accounts.verify(state, token.trim(), now).await?;
-        state.limit_user(&owner.user_id)?;
+        // The device first: a signed-out device's token must not spend the budget of the
+        // account's devices that are still signed in.
         let device = state
             .meta
             .device(&owner.device_id)
             .await?
             .filter(|d| d.user_id == owner.user_id)
             .ok_or_else(|| ApiError::unauthorized("this device was signed out"))?;
+        state.limit_user(&owner.user_id)?;
         if device
             .last_seen_at
             .is_none_or(|seen| now - seen >= TOUCH_EVERY_MS)

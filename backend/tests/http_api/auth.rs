@@ -239,6 +239,27 @@ fn correct_logins_never_spend_the_budget() {
 }
 
 #[test]
+fn a_signed_out_device_does_not_spend_the_accounts_request_budget() {
+    let server = Server::start(&["--rate-limit", "0.01", "--rate-burst", "5"]);
+    let anon = server.client();
+    let (laptop, _) = anon.signup("alice");
+    let phone_tokens: TokenResponse = anon.login("alice", "correct horse").json();
+    let phone = anon.with_token(&phone_tokens.access_token);
+    laptop
+        .delete(&format!("/v1/devices/{}", phone_tokens.device_id))
+        .expect_status(204);
+    // The signed-out phone's access token is still well signed: it keeps being refused.
+    for _ in 0..10 {
+        phone.get("/v1/devices").expect_error(401, "unauthorized");
+    }
+    // The laptop still has its budget (1 request spent on the delete).
+    for _ in 0..4 {
+        laptop.get("/v1/devices").expect_status(200);
+    }
+    laptop.get("/v1/devices").expect_error(429, "rate_limited");
+}
+
+#[test]
 fn devices_are_listed_and_deleting_one_revokes_it() {
     let server = Server::start(&[]);
     let anon = server.client();
