@@ -69,9 +69,25 @@ fn open_stores(
     Ok((Arc::new(meta), Arc::new(blobs)))
 }
 
+/// Players' saves and the signing secret are for this user alone: the data dir is 0700 and
+/// everything the server creates (database, WAL, blobs, temp files) 0600 / 0700.
+#[cfg(unix)]
+fn keep_data_private(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict data dir {}", data_dir.display()))
+}
+
+#[cfg(not(unix))]
+fn keep_data_private(_data_dir: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("cannot create data dir {}", cli.data_dir.display()))?;
+    keep_data_private(&cli.data_dir)?;
     let secret = load_or_create_secret(std::env::var(SECRET_ENV).ok(), &cli.data_dir)?;
     let (meta, blobs) = open_stores(&cli.data_dir)?;
     let listener = TcpListener::bind(cli.bind)

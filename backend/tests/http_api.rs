@@ -63,6 +63,33 @@ fn unknown_routes_and_methods_answer_json_errors() {
 }
 
 #[test]
+fn the_data_dir_and_everything_in_it_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    skip_on_aws!("the embedded data dir; S3 and DynamoDB have their own access control");
+    let server = Server::start(&[]);
+    let (alice, _) = server.client().signup("alice");
+    alice.put_file("g", "1-1-LT1.save", 0, b"a private save");
+    let mut seen = 0;
+    let mut stack = vec![server.data_dir.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mode = std::fs::metadata(&dir).expect("dir").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+                assert_eq!(mode & 0o077, 0, "{} is {:o}", path.display(), mode & 0o777);
+                seen += 1;
+            }
+        }
+    }
+    // The database, its WAL, the secret and the blob at least.
+    assert!(seen >= 4, "{seen} files");
+}
+
+#[test]
 fn accounts_saves_and_sessions_survive_a_restart() {
     skip_on_aws!("durability of the embedded data dir; DynamoDB and S3 keep nothing locally");
     let server = Server::start(&[]);
