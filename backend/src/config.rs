@@ -157,6 +157,10 @@ pub struct Cli {
     /// Largest single file (blob) in bytes.
     #[arg(long, env = "RENPY_CLOUD_MAX_FILE_SIZE", default_value_t = Limits::default().max_file_size)]
     pub max_file_size: u64,
+    /// Free disk space (MiB) the embedded store keeps: below it `/v1/health` fails and
+    /// uploads answer 503 with `Retry-After`, so the database still has room to commit.
+    #[arg(long, env = "RENPY_CLOUD_MIN_FREE_DISK_MB", default_value_t = 64)]
+    pub min_free_disk_mb: u64,
     /// Requests per second per user (sustained).
     #[arg(long, env = "RENPY_CLOUD_RATE_LIMIT", default_value_t = Rates::default().per_user.per_second)]
     pub rate_limit: f64,

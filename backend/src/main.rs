@@ -62,10 +62,13 @@ const METADATA_FILE: &str = "metadata.sqlite3";
 /// The embedded stores under `data_dir`: SQLite metadata and blob files.
 fn open_stores(
     data_dir: &std::path::Path,
+    min_free: u64,
 ) -> anyhow::Result<(Arc<dyn MetadataStore>, Arc<dyn BlobStore>)> {
     let meta = SqliteMetadataStore::open(&data_dir.join(METADATA_FILE))
         .context("cannot open the metadata database")?;
-    let blobs = FileBlobStore::open(data_dir).context("cannot open the blob store")?;
+    let blobs = FileBlobStore::open(data_dir)
+        .context("cannot open the blob store")?
+        .with_min_free(min_free);
     Ok((Arc::new(meta), Arc::new(blobs)))
 }
 
@@ -89,7 +92,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data dir {}", cli.data_dir.display()))?;
     keep_data_private(&cli.data_dir)?;
     let secret = load_or_create_secret(std::env::var(SECRET_ENV).ok(), &cli.data_dir)?;
-    let (meta, blobs) = open_stores(&cli.data_dir)?;
+    let min_free = cli.min_free_disk_mb.saturating_mul(1024 * 1024);
+    let (meta, blobs) = open_stores(&cli.data_dir, min_free)?;
     let listener = TcpListener::bind(cli.bind)
         .await
         .with_context(|| format!("cannot listen on {}", cli.bind))?;

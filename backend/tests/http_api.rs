@@ -41,6 +41,23 @@ fn health_answers_ok_with_version() {
 }
 
 #[test]
+fn a_full_disk_fails_health_and_refuses_uploads_for_later() {
+    skip_on_aws!("the embedded store's disk; S3 does not fill up");
+    // Keeping more free than any disk has: the real disk, measured, counts as full.
+    let server = Server::start(&["--min-free-disk-mb", "1000000000000"]);
+    let client = server.client();
+    let health = client.get("/v1/health");
+    health.expect_error(503, "storage_unavailable");
+    let (alice, _) = client.signup("alice");
+    let bytes = b"a save that waits for room";
+    let target = alice.upload_target("g", bytes);
+    let refused = alice.put_target(&target, bytes);
+    refused.expect_error(503, "storage_unavailable");
+    assert!(refused.header("retry-after").is_some());
+    assert!(alice.manifest("g").entries.is_empty());
+}
+
+#[test]
 fn openapi_document_is_served() {
     let server = Server::start(&[]);
     let resp = server.client().get("/v1/openapi.json");

@@ -34,6 +34,24 @@ pub struct FileBlobStore {
     blobs: PathBuf,
     /// `<data_dir>/blobs/.tmp`
     tmp: PathBuf,
+    /// Below this many free bytes on the disk, health fails and uploads are refused (503,
+    /// retried later) while SQLite still has room to commit.
+    min_free: u64,
+}
+
+/// The default of [`FileBlobStore::with_min_free`]: 64 MiB.
+pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
+
+/// Bytes an unprivileged process may still write on the disk holding `dir`.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> StorageResult<u64> {
+    let stat = rustix::fs::statvfs(dir).map_err(|e| io_err("cannot measure", dir, e.into()))?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> StorageResult<u64> {
+    Ok(u64::MAX)
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> StorageError {
@@ -48,7 +66,29 @@ impl FileBlobStore {
         let tmp = blobs.join(".tmp");
         std::fs::create_dir_all(&tmp).map_err(|e| io_err("cannot create", &tmp, e))?;
         remove_stale_temps(&tmp)?;
-        Ok(Self { blobs, tmp })
+        Ok(Self {
+            blobs,
+            tmp,
+            min_free: DEFAULT_MIN_FREE,
+        })
+    }
+
+    /// The free space below which the store counts the disk as full.
+    pub fn with_min_free(self, min_free: u64) -> Self {
+        Self { min_free, ..self }
+    }
+
+    /// `Unavailable` when writing `extra` bytes would leave less than the minimum free.
+    fn ensure_room(&self, extra: u64) -> StorageResult<()> {
+        let free = free_bytes(&self.blobs)?;
+        if free < self.min_free.saturating_add(extra) {
+            return Err(StorageError::Unavailable(format!(
+                "the disk is full: {} MiB free, {} MiB kept free",
+                free / (1024 * 1024),
+                self.min_free / (1024 * 1024)
+            )));
+        }
+        Ok(())
     }
 
     /// Where a blob lives. Refuses a user id that is not a plain identifier: ids are
@@ -166,7 +206,7 @@ impl BlobStore for FileBlobStore {
                 )));
             }
         }
-        Ok(())
+        self.ensure_room(0)
     }
 
     async fn exists(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<bool> {
@@ -191,6 +231,7 @@ impl BlobStore for FileBlobStore {
             // verified, so a bad upload is reported the same way either way.
             return receive(body, sha256, size, None).await;
         }
+        self.ensure_room(size)?;
         // The guard removes the temp file on every early return and on cancellation.
         let mut temp = TempFile::create(&self.tmp).await?;
         receive(body, sha256, size, Some(&mut temp)).await?;
