@@ -21,6 +21,14 @@ pub struct Limits {
     pub max_batch_ops: usize,
     /// Largest JSON request body.
     pub max_json_body: usize,
+    /// Blob uploads streamed at once, server-wide; more wait for a slot.
+    pub upload_slots: usize,
+    /// Blob uploads one user may stream at once; more answer 429.
+    pub uploads_per_user: usize,
+    /// How long an upload waits for a slot before it answers 503 with `Retry-After`.
+    pub upload_wait: Duration,
+    /// Longest pause between two chunks of an upload's body before it answers 408.
+    pub body_chunk_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -31,6 +39,10 @@ impl Default for Limits {
             max_file_size: 128 * 1024 * 1024,
             max_batch_ops: 1000,
             max_json_body: 1024 * 1024,
+            upload_slots: 32,
+            uploads_per_user: 4,
+            upload_wait: Duration::from_secs(10),
+            body_chunk_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -161,6 +173,18 @@ pub struct Cli {
     /// uploads answer 503 with `Retry-After`, so the database still has room to commit.
     #[arg(long, env = "RENPY_CLOUD_MIN_FREE_DISK_MB", default_value_t = 64)]
     pub min_free_disk_mb: u64,
+    /// Blob uploads the server streams at once (more wait for a slot).
+    #[arg(long, env = "RENPY_CLOUD_UPLOAD_SLOTS", default_value_t = Limits::default().upload_slots)]
+    pub upload_slots: usize,
+    /// Blob uploads one user may stream at once (more answer 429).
+    #[arg(long, env = "RENPY_CLOUD_UPLOADS_PER_USER", default_value_t = Limits::default().uploads_per_user)]
+    pub uploads_per_user: usize,
+    /// Seconds an upload waits for one of the server's upload slots before answering 503.
+    #[arg(long, env = "RENPY_CLOUD_UPLOAD_WAIT_SECS", default_value_t = Limits::default().upload_wait.as_secs())]
+    pub upload_wait_secs: u64,
+    /// Seconds an upload's body may pause between two chunks before it answers 408.
+    #[arg(long, env = "RENPY_CLOUD_BODY_CHUNK_TIMEOUT_SECS", default_value_t = Limits::default().body_chunk_timeout.as_secs())]
+    pub body_chunk_timeout_secs: u64,
     /// Requests per second per user (sustained).
     #[arg(long, env = "RENPY_CLOUD_RATE_LIMIT", default_value_t = Rates::default().per_user.per_second)]
     pub rate_limit: f64,
@@ -217,6 +241,10 @@ impl Cli {
                 max_game_bytes: self.max_game_bytes,
                 max_game_files: self.max_game_files,
                 max_file_size: self.max_file_size,
+                upload_slots: self.upload_slots.max(1),
+                uploads_per_user: self.uploads_per_user.max(1),
+                upload_wait: Duration::from_secs(self.upload_wait_secs),
+                body_chunk_timeout: Duration::from_secs(self.body_chunk_timeout_secs.max(1)),
                 ..Limits::default()
             },
             rates: Rates {

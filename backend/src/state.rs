@@ -9,15 +9,13 @@ use sync_core::protocol::UnixMillis;
 use tokio::sync::Semaphore;
 
 use crate::api::accounts::{Accounts, EmbeddedAccounts};
+use crate::api::blobs::UploadsByUser;
 use crate::api::hashing::HashingPool;
 use crate::api::ratelimit::RateLimiter;
 use crate::api::tokens::Signer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ApiConfig;
 use crate::storage::{BlobStore, MetadataStore};
-
-/// Uploads streamed at once; more wait (loopback and disk are saturated well before this).
-const MAX_CONCURRENT_UPLOADS: usize = 32;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -41,8 +39,10 @@ pub struct AppInner {
     pub claim_limiter: RateLimiter,
     /// Dedicated argon2 threads (bounds CPU and memory; ~19 MiB each).
     pub hashing: HashingPool,
-    /// Blob uploads streamed at the same time.
+    /// Blob uploads streamed at the same time (`Limits::upload_slots`).
     pub uploads: Semaphore,
+    /// Blob uploads each user is streaming now (`Limits::uploads_per_user`).
+    pub uploads_by_user: UploadsByUser,
     /// Timestamps and expiries come from here, never from the wall clock directly.
     pub clock: Arc<dyn Clock>,
 }
@@ -94,7 +94,8 @@ impl AppState {
             login_limiter: RateLimiter::new(config.rates.failed_logins),
             claim_limiter: RateLimiter::new(config.rates.pairing_claims),
             hashing: HashingPool::new(2),
-            uploads: Semaphore::new(MAX_CONCURRENT_UPLOADS),
+            uploads: Semaphore::new(config.limits.upload_slots),
+            uploads_by_user: UploadsByUser::default(),
             clock,
             config,
         }))

@@ -40,6 +40,8 @@ ERROR_CODES = {
     "unauthorized": "The request has no valid access token, or the session was revoked.",
     "rate_limited": "Too many requests: wait `Retry-After` seconds.",
     "storage_unavailable": "The server's storage (disk, database, S3, DynamoDB) is unavailable: retry later.",
+    "server_busy": "Every upload slot of the server is taken: retry after `Retry-After` seconds.",
+    "body_timeout": "An upload's body paused longer than the server waits between two chunks.",
     "internal": "The server failed; the detail is in its log.",
     "rejected": "The server refused with a code this client does not know (a newer server).",
     "offline": "The server cannot be reached.",

@@ -45,6 +45,8 @@ ErrorCode = Literal[
     "unauthorized",
     "rate_limited",
     "storage_unavailable",
+    "server_busy",
+    "body_timeout",
     "internal",
     "rejected",
     "offline",

@@ -76,6 +76,10 @@ export type ErrorCode =
   | "rate_limited"
   /** The server's storage (disk, database, S3, DynamoDB) is unavailable: retry later. */
   | "storage_unavailable"
+  /** Every upload slot of the server is taken: retry after `Retry-After` seconds. */
+  | "server_busy"
+  /** An upload's body paused longer than the server waits between two chunks. */
+  | "body_timeout"
   /** The server failed; the detail is in its log. */
   | "internal"
   /** The server refused with a code this client does not know (a newer server). */

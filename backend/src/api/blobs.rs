@@ -1,16 +1,18 @@
 //! Blob bytes behind signed URLs: `PUT`/`GET /v1/blobs/{ticket}`. The ticket is the
 //! authorization (no bearer token), so the same URLs work from plain HTTP clients.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use sync_core::client::ErrorCode;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{UnixMillis, UploadTarget};
 use sync_core::{ContentHash, GameId};
 
@@ -134,6 +136,75 @@ fn open_ticket(
     Ok((ticket, scope))
 }
 
+/// How many uploads each user is streaming, so one account cannot take every slot.
+#[derive(Debug, Default)]
+pub struct UploadsByUser(Mutex<HashMap<String, usize>>);
+
+/// One of a user's upload places; given back on drop (also when the request is cancelled).
+struct UserUpload<'a> {
+    uploads: &'a UploadsByUser,
+    user_id: String,
+}
+
+impl UploadsByUser {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A place for `user_id` if they stream fewer than `cap` uploads now.
+    fn take(&self, user_id: &str, cap: usize) -> Option<UserUpload<'_>> {
+        let mut counts = self.lock();
+        let count = counts.entry(user_id.to_owned()).or_insert(0);
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(UserUpload {
+            uploads: self,
+            user_id: user_id.to_owned(),
+        })
+    }
+}
+
+impl Drop for UserUpload<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.uploads.lock();
+        if let Some(count) = counts.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// The body's chunks, failing with `TimedOut` (and setting `timed_out`) when one takes
+/// longer than `limit` to arrive: a stalled client cannot hold an upload slot forever.
+fn with_chunk_timeout(
+    body: Body,
+    limit: Duration,
+    timed_out: Arc<AtomicBool>,
+) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    futures::stream::unfold(Some(body.into_data_stream()), move |body| {
+        let timed_out = Arc::clone(&timed_out);
+        async move {
+            let mut body = body?;
+            match tokio::time::timeout(limit, body.next()).await {
+                Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), None)),
+                Ok(None) => None,
+                Err(_) => {
+                    timed_out.store(true, Ordering::Relaxed);
+                    let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "body stalled");
+                    Some((Err(e), None))
+                }
+            }
+        }
+    })
+}
+
 /// `PUT /v1/blobs/{ticket}`: streams the body into the blob store, which verifies its size
 /// and SHA-256 before publishing it. 400 `size_mismatch` / `hash_mismatch` otherwise.
 pub async fn upload(
@@ -156,21 +227,41 @@ pub async fn upload(
     if let Some(length) = declared_length.filter(|l| *l != ticket.size) {
         return Err(size_mismatch(length));
     }
+    let limits = &state.config.limits;
+    let _place = state
+        .uploads_by_user
+        .take(&ticket.uid, limits.uploads_per_user)
+        .ok_or_else(|| ApiError::rate_limited(1))?;
     // Bodies of waiting uploads stay in the kernel's socket buffers: memory stays bounded
-    // however many clients upload at once.
-    let _permit = state.uploads.acquire().await.map_err(ApiError::internal)?;
+    // however many clients upload at once. The wait is bounded too.
+    let _permit = match tokio::time::timeout(limits.upload_wait, state.uploads.acquire()).await {
+        Ok(permit) => permit.map_err(ApiError::internal)?,
+        Err(_) => return Err(server_busy(limits.upload_wait)),
+    };
     let received = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&received);
-    let stream: ByteStream = Box::pin(body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let chunks = with_chunk_timeout(body, limits.body_chunk_timeout, Arc::clone(&timed_out));
+    let stream: ByteStream = Box::pin(chunks.map(move |chunk| {
+        let chunk = chunk?;
         counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         Ok(chunk)
     }));
-    match state
+    let stored = state
         .blobs
         .put(&scope, &ticket.sha256, ticket.size, stream)
-        .await
-    {
+        .await;
+    if timed_out.load(Ordering::Relaxed) {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::BodyTimeout,
+            format!(
+                "the body paused over {} s; nothing was stored",
+                limits.body_chunk_timeout.as_secs()
+            ),
+        ));
+    }
+    match stored {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StorageError::Mismatch(detail)) => {
             let got = received.load(Ordering::Relaxed);
@@ -184,6 +275,18 @@ pub async fn upload(
             }
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+/// 503 `server_busy`: every upload slot stayed taken for `waited`.
+fn server_busy(waited: Duration) -> ApiError {
+    ApiError {
+        retry_after: Some(waited.as_secs().max(1)),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServerBusy,
+            "the server is busy with other uploads; retry later",
+        )
     }
 }
 

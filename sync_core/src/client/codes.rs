@@ -120,6 +120,10 @@ error_codes! {
     RateLimited = "rate_limited",
     /// The server's storage (disk, database, S3, DynamoDB) is unavailable: retry later.
     StorageUnavailable = "storage_unavailable",
+    /// Every upload slot of the server is taken: retry after `Retry-After` seconds.
+    ServerBusy = "server_busy",
+    /// An upload's body paused longer than the server waits between two chunks.
+    BodyTimeout = "body_timeout",
     /// The server failed; the detail is in its log.
     Internal = "internal",
     // What clients add.
