@@ -173,6 +173,10 @@ pub struct Cli {
     /// uploads answer 503 with `Retry-After`, so the database still has room to commit.
     #[arg(long, env = "RENPY_CLOUD_MIN_FREE_DISK_MB", default_value_t = 64)]
     pub min_free_disk_mb: u64,
+    /// Seconds a connection may take to send a complete request head (also while idle
+    /// between requests) before it is closed.
+    #[arg(long, env = "RENPY_CLOUD_HEADER_READ_TIMEOUT_SECS", default_value_t = crate::server::HEADER_READ_TIMEOUT.as_secs())]
+    pub header_read_timeout_secs: u64,
     /// Blob uploads the server streams at once (more wait for a slot).
     #[arg(long, env = "RENPY_CLOUD_UPLOAD_SLOTS", default_value_t = Limits::default().upload_slots)]
     pub upload_slots: usize,

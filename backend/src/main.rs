@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use backend::app::{AppState, app};
 use backend::config::{Cli, SECRET_ENV, load_or_create_secret};
-use backend::server::{serve, shutdown_signal};
+use backend::server::{serve_with, shutdown_signal};
 use backend::storage::files::FileBlobStore;
 use backend::storage::sqlite::SqliteMetadataStore;
 use backend::storage::{BlobStore, MetadataStore};
@@ -82,6 +82,26 @@ fn keep_data_private(data_dir: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot restrict data dir {}", data_dir.display()))
 }
 
+/// Every connection holds a file descriptor: the soft limit (often 1,024) goes up to the
+/// hard one, so sockets run out long after memory would.
+#[cfg(unix)]
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() {}
+
 #[cfg(not(unix))]
 fn keep_data_private(_data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
@@ -91,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("cannot create data dir {}", cli.data_dir.display()))?;
     keep_data_private(&cli.data_dir)?;
+    raise_fd_limit();
     let secret = load_or_create_secret(std::env::var(SECRET_ENV).ok(), &cli.data_dir)?;
     let min_free = cli.min_free_disk_mb.saturating_mul(1024 * 1024);
     let (meta, blobs) = open_stores(&cli.data_dir, min_free)?;
@@ -123,6 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on http://{addr}")?;
     stdout.flush()?;
-    serve(listener, router, shutdown_signal()).await?;
+    let header_timeout = std::time::Duration::from_secs(cli.header_read_timeout_secs.max(1));
+    serve_with(listener, router, shutdown_signal(), header_timeout).await?;
     Ok(())
 }

@@ -58,6 +58,55 @@ fn a_full_disk_fails_health_and_refuses_uploads_for_later() {
 }
 
 #[test]
+fn idle_and_slow_connections_are_closed_and_sockets_are_plentiful() {
+    use std::io::{Read, Write};
+    skip_on_aws!("the embedded server's flags; the Lambda host serves with the same loop");
+    let server = Server::start(&["--header-read-timeout-secs", "1"]);
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let mut idle: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| std::net::TcpStream::connect(&host).expect("connect"))
+        .collect();
+    let mut slow = std::net::TcpStream::connect(&host).expect("connect");
+    slow.write_all(b"GET /v1/health HTTP/1.1\r\nHo")
+        .expect("half a header");
+    idle.push(slow);
+    // A client that finished a request and keeps the connection open, idle.
+    let mut kept = std::net::TcpStream::connect(&host).expect("connect");
+    kept.write_all(format!("GET /v1/health HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .expect("request");
+    let mut first = [0u8; 12];
+    kept.read_exact(&mut first).expect("answer");
+    assert_eq!(&first[9..12], b"200");
+    idle.push(kept);
+    let started = std::time::Instant::now();
+    for socket in &mut idle {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        // Closed by the server: end of stream (after what was answered), or a reset.
+        match socket.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    server.client().get("/v1/health").expect_status(200);
+    // The soft open-file limit was raised to the hard one.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).expect("limits");
+    let files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line");
+    let numbers: Vec<&str> = files.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers[0], numbers[1], "{files}");
+}
+
+#[test]
 fn openapi_document_is_served() {
     let server = Server::start(&[]);
     let resp = server.client().get("/v1/openapi.json");
