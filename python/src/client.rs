@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use sync_core::client::ErrorCode;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use serde::Serialize;
 use serde_json::json;
 use sync_core::SavePath;
+use sync_core::client::ErrorCode;
 use sync_core::policy::Resolution;
 
 use std::time::Duration;

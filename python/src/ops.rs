@@ -4,7 +4,6 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use sync_core::client::ErrorCode;
 
 use futures::executor::block_on;
 use native_client::desktop::{DesktopGame, DesktopStore, MissingDir, open_store};
@@ -13,6 +12,7 @@ use native_client::profile::Profile;
 use native_client::savetokens::{self, KeyExchange};
 use native_client::session::Session;
 use sync_core::SavePath;
+use sync_core::client::ErrorCode;
 use sync_core::engine::{EngineConfig, LocalStatus, Progress, SyncEngine, SyncReport};
 use sync_core::policy::{ConflictPolicy, Resolution};
 use sync_core::protocol::{

@@ -13,9 +13,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use sync_core::client::ErrorCode;
 
 use native_client::fs_store::mtime_millis;
+use sync_core::client::ErrorCode;
 use sync_core::client::scheduler::{Event, Next, Outcome, Scheduler, SchedulerConfig};
 use sync_core::engine::SyncReport;
 

@@ -4,9 +4,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use sync_core::client::ErrorCode;
 
 use serde::{Deserialize, Serialize};
+use sync_core::client::ErrorCode;
 use sync_core::client::errors::{ClientError, ErrorClass};
 use sync_core::engine::{EngineConfig, Progress, SyncEngine};
 use sync_core::policy::{ConflictPolicy, Resolution};

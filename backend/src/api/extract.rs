@@ -2,7 +2,6 @@
 //! text rejections): JSON bodies, game ids, bearer tokens, client IPs.
 
 use std::net::SocketAddr;
-use sync_core::client::ErrorCode;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
@@ -10,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use sync_core::GameId;
+use sync_core::client::ErrorCode;
 
 use super::error::ApiError;
 use super::ratelimit::retry_after_secs;

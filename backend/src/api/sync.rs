@@ -1,11 +1,11 @@
 //! The sync endpoints of one game: changes, commit, manifest, download URLs.
 
 use std::collections::{BTreeMap, HashSet, btree_map};
-use sync_core::client::ErrorCode;
 
 use axum::Json;
 use axum::extract::State;
 use sync_core::ContentHash;
+use sync_core::client::ErrorCode;
 use sync_core::protocol::{
     ChangesRequest, ChangesResponse, CommitAction, CommitOutcome, CommitRequest, CommitResponse,
     DownloadRequest, DownloadResponse, Entry, ManifestResponse,

@@ -20,10 +20,10 @@
 //!   alternatives need custom-auth Lambda triggers, which moto cannot run.
 
 use std::time::Duration;
-use sync_core::client::ErrorCode;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use sync_core::client::ErrorCode;
 use sync_core::protocol::UnixMillis;
 
 use super::sessions::{Binding, CognitoSessions};

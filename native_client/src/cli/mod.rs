@@ -10,7 +10,6 @@ mod game;
 mod output;
 
 use std::process::ExitCode;
-use sync_core::client::ErrorCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -18,6 +17,7 @@ use clap::error::ErrorKind;
 pub use args::{Cli, Command, Keep};
 pub use error::CliError;
 
+use sync_core::client::ErrorCode;
 use sync_core::client::errors::ErrorClass;
 
 use crate::http::{HttpTransport, Timeouts};

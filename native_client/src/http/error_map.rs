@@ -1,8 +1,8 @@
 //! How HTTP answers and `ureq` failures become [`TransportError`]s.
 
 use std::io;
-use sync_core::client::ErrorCode;
 
+use sync_core::client::ErrorCode;
 use sync_core::transport::{TransportError, TransportErrorKind};
 
 pub(crate) use sync_core::transport::{RawResponse, classify};

@@ -9,8 +9,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use sync_core::client::ErrorCode;
 
+use sync_core::client::ErrorCode;
 use sync_core::engine::{EngineConfig, SyncEngine, SyncError, SyncReport};
 use sync_core::ledger::MemoryLedger;
 use sync_core::locations::{Locations, SaveMirror};
