@@ -8,7 +8,7 @@
 //! - `test`: the AWS tests (clippy with the feature, then the tests against moto), then the
 //!   HTTP API suite again with `RENPY_CLOUD_TEST_BACKEND=aws`: the same tests through
 //!   `renpy-cloud-lambda` on DynamoDB, S3 and Cognito (moto). Every build here uses
-//!   [`WORKSPACE`], the feature set of `cargo xtask test`, so nothing compiles twice.
+//!   `run::WORKSPACE`, the feature set of `cargo xtask test`, so nothing compiles twice.
 //! - `e2e`: the CLI end-to-end test (two devices, two folders) through the Lambda router
 //!   (`renpy-cloud-lambda` on a local port) backed by DynamoDB, S3 and Cognito on moto.
 //! - `all` (or no step): everything above, in that order.
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::run::{WORKSPACE, build_workspace, cargo, cmd, output, root, status, workspace_test};
+use crate::run::{build_workspace, cargo, cmd, output, root, status, workspace_test};
 
 /// The moto release the tests are verified with.
 pub const MOTO_VERSION: &str = "5.1.22";
@@ -104,10 +104,7 @@ pub fn lint() -> Result<()> {
 /// The AWS tests alone: clippy with the feature, the moto suites, then the HTTP API suite
 /// through the Lambda router. `cargo xtask test` runs the first two in its workspace stages.
 pub fn test() -> Result<()> {
-    let mut clippy = vec!["clippy"];
-    clippy.extend(WORKSPACE);
-    clippy.extend(["--all-targets", "--", "-D", "warnings"]);
-    cmd(&cargo(), &clippy)?;
+    crate::run::clippy_workspace()?;
     status(workspace_test(&[
         "--test",
         "aws_storage",

@@ -68,6 +68,12 @@ fn classes() -> Vec<&'static str> {
     ErrorClass::ALL.iter().map(|c| c.as_str()).collect()
 }
 
+/// The error classes as string literals, joined by `separator`.
+fn quoted_classes(separator: &str) -> String {
+    let quoted: Vec<String> = classes().iter().map(|c| quoted(c)).collect();
+    quoted.join(separator)
+}
+
 /// `text` in a Python or JS string literal (the descriptions are plain sentences).
 fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
@@ -88,13 +94,7 @@ fn python_table() -> String {
         );
     }
     out.push_str("}\n\nERROR_CLASSES = (");
-    out.push_str(
-        &classes()
-            .iter()
-            .map(|c| quoted(c))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
+    out.push_str(&quoted_classes(", "));
     out.push_str(")\n");
     out
 }
@@ -144,13 +144,7 @@ fn typescript() -> String {
         );
     }
     out.push_str(";\n\nexport type ErrorClass = ");
-    out.push_str(
-        &classes()
-            .iter()
-            .map(|c| quoted(c))
-            .collect::<Vec<_>>()
-            .join(" | "),
-    );
+    out.push_str(&quoted_classes(" | "));
     out.push_str(
         ";\n\nexport interface RenpyCloudError extends Error {\n  \
          /** Stable and machine-readable: the server's own code where it sent one. */\n  \

@@ -58,6 +58,14 @@ pub fn build_workspace() -> Result<()> {
     cmd(&cargo(), &args)
 }
 
+/// `cargo clippy` over [`WORKSPACE`], every target, warnings denied.
+pub fn clippy_workspace() -> Result<()> {
+    let mut args = vec!["clippy"];
+    args.extend(WORKSPACE);
+    args.extend(["--all-targets", "--", "-D", "warnings"]);
+    cmd(&cargo(), &args)
+}
+
 /// `cargo test` over [`WORKSPACE`] with extra arguments (`--test NAME`, filters).
 pub fn workspace_test(extra: &[&str]) -> Command {
     let mut c = Command::new(cargo());

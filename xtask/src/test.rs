@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::run::{WORKSPACE, build_workspace, cargo, cmd, output, status, workspace_test};
+use crate::run::{build_workspace, cargo, cmd, output, status, workspace_test};
 
 pub fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
@@ -17,12 +17,7 @@ pub fn run(args: &[String]) -> Result<()> {
         crate::codegen::run(&["--check".into()])
     })?;
     if !quick {
-        stages.run("clippy", || {
-            let mut args = vec!["clippy"];
-            args.extend(WORKSPACE);
-            args.extend(["--all-targets", "--", "-D", "warnings"]);
-            cmd(&cargo, &args)
-        })?;
+        stages.run("clippy", crate::run::clippy_workspace)?;
     }
     stages.run("core for wasm32", || {
         // sync_core must stay I/O-free and build for the browser.

@@ -83,7 +83,7 @@ impl RateLimiter {
 
     /// Gives back a token [`Self::acquire`] took (the attempt turned out not to count).
     pub fn refund(&self, key: &str) {
-        let burst = f64::from(self.rate.burst.max(1));
+        let burst = self.burst();
         let mut buckets = self.lock();
         if let Some(bucket) = buckets.map.get_mut(&digest(key)) {
             bucket.tokens = (bucket.tokens + 1.0).min(burst);
@@ -91,12 +91,14 @@ impl RateLimiter {
     }
 
     /// How many keys are held (for tests of the memory bound).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// A full bucket's tokens.
+    fn burst(&self) -> f64 {
+        f64::from(self.rate.burst.max(1))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
@@ -106,7 +108,7 @@ impl RateLimiter {
     }
 
     fn with_bucket(&self, key: &str, now: Instant, take: bool) -> Result<(), Duration> {
-        let burst = f64::from(self.rate.burst.max(1));
+        let burst = self.burst();
         let mut guard = self.lock();
         let buckets = &mut *guard;
         if buckets.map.len() > buckets.prune_at {

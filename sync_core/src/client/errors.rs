@@ -121,12 +121,14 @@ impl From<TransportError> for ClientError {
                 e.message.clone(),
             ),
             TransportErrorKind::Rejected { code, .. } => match ErrorCode::parse(code) {
-                Some(ErrorCode::InvalidCredentials) => (
-                    ErrorClass::Auth,
-                    ErrorCode::InvalidCredentials,
-                    e.message.clone(),
-                ),
-                Some(known) => (ErrorClass::Server, known, e.message.clone()),
+                Some(known) => {
+                    let class = if known == ErrorCode::InvalidCredentials {
+                        ErrorClass::Auth
+                    } else {
+                        ErrorClass::Server
+                    };
+                    (class, known, e.message.clone())
+                }
                 // A newer server's code (or a bare status): keep it in the message.
                 None => (
                     ErrorClass::Server,
