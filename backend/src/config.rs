@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::api::ratelimit::Rate;
+use crate::storage::Retention;
 
 /// Limits that keep one user or one request from taking the server down.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,6 +18,8 @@ pub struct Limits {
     pub max_game_files: u64,
     /// Largest single blob.
     pub max_file_size: u64,
+    /// Largest save metadata of one op, as JSON.
+    pub max_meta_bytes: usize,
     /// Most ops in one commit.
     pub max_batch_ops: usize,
     /// Largest JSON request body.
@@ -29,6 +32,8 @@ pub struct Limits {
     pub upload_wait: Duration,
     /// Longest pause between two chunks of an upload's body before it answers 408.
     pub body_chunk_timeout: Duration,
+    /// The history each file keeps.
+    pub retention: Retention,
 }
 
 impl Default for Limits {
@@ -37,12 +42,16 @@ impl Default for Limits {
             max_game_bytes: 256 * 1024 * 1024,
             max_game_files: 1000,
             max_file_size: 128 * 1024 * 1024,
+            // Ren'Py's own metadata is a few hundred bytes; the rest is the game's
+            // `_custom` fields.
+            max_meta_bytes: 16 * 1024,
             max_batch_ops: 1000,
             max_json_body: 1024 * 1024,
             upload_slots: 32,
             uploads_per_user: 4,
             upload_wait: Duration::from_secs(10),
             body_chunk_timeout: Duration::from_secs(30),
+            retention: Retention::default(),
         }
     }
 }
@@ -79,6 +88,8 @@ pub struct Ttls {
     pub pairing: Duration,
     pub upload_url: Duration,
     pub download_url: Duration,
+    /// How long after its upload URL expired an uncommitted blob is deleted.
+    pub orphan_grace: Duration,
 }
 
 impl Default for Ttls {
@@ -89,6 +100,7 @@ impl Default for Ttls {
             pairing: Duration::from_secs(10 * 60),
             upload_url: Duration::from_secs(5 * 60),
             download_url: Duration::from_secs(10 * 60),
+            orphan_grace: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -169,6 +181,9 @@ pub struct Cli {
     /// Largest single file (blob) in bytes.
     #[arg(long, env = "RENPY_CLOUD_MAX_FILE_SIZE", default_value_t = Limits::default().max_file_size)]
     pub max_file_size: u64,
+    /// Largest save metadata (JSON bytes) of one file version.
+    #[arg(long, env = "RENPY_CLOUD_MAX_META_BYTES", default_value_t = Limits::default().max_meta_bytes)]
+    pub max_meta_bytes: usize,
     /// Free disk space (MiB) the embedded store keeps: below it `/v1/health` fails and
     /// uploads answer 503 with `Retry-After`, so the database still has room to commit.
     #[arg(long, env = "RENPY_CLOUD_MIN_FREE_DISK_MB", default_value_t = 64)]
@@ -224,6 +239,22 @@ pub struct Cli {
     /// Lifetime of signed download URLs in seconds.
     #[arg(long, env = "RENPY_CLOUD_DOWNLOAD_URL_TTL_SECS", default_value_t = Ttls::default().download_url.as_secs())]
     pub download_url_ttl_secs: u64,
+    /// Seconds after its upload URL expired that an uploaded but never committed blob is
+    /// deleted (its bytes count against the game's quota until then).
+    #[arg(long, env = "RENPY_CLOUD_ORPHAN_GRACE_SECS", default_value_t = Ttls::default().orphan_grace.as_secs())]
+    pub orphan_grace_secs: u64,
+    /// Seconds between two sweeps for uncommitted and pruned blobs.
+    #[arg(long, env = "RENPY_CLOUD_GC_INTERVAL_SECS", default_value_t = 60)]
+    pub gc_interval_secs: u64,
+    /// Retention: versions of a file kept besides the current one, however old.
+    #[arg(long, env = "RENPY_CLOUD_KEEP_VERSIONS", default_value_t = Retention::default().keep_versions)]
+    pub keep_versions: u32,
+    /// Retention: older versions are kept while younger than this many days...
+    #[arg(long, env = "RENPY_CLOUD_KEEP_DAYS", default_value_t = Retention::default().keep_days)]
+    pub keep_days: u32,
+    /// ...but a file never keeps more versions than this (the current one included).
+    #[arg(long, env = "RENPY_CLOUD_MAX_VERSIONS", default_value_t = Retention::default().max_versions)]
+    pub max_versions: u32,
 }
 
 impl Cli {
@@ -245,10 +276,18 @@ impl Cli {
                 max_game_bytes: self.max_game_bytes,
                 max_game_files: self.max_game_files,
                 max_file_size: self.max_file_size,
+                max_meta_bytes: self.max_meta_bytes,
                 upload_slots: self.upload_slots.max(1),
                 uploads_per_user: self.uploads_per_user.max(1),
                 upload_wait: Duration::from_secs(self.upload_wait_secs),
                 body_chunk_timeout: Duration::from_secs(self.body_chunk_timeout_secs.max(1)),
+                // At least the current version and the newest other one: version numbers
+                // are never reused.
+                retention: Retention {
+                    keep_versions: self.keep_versions.max(1),
+                    keep_days: self.keep_days,
+                    max_versions: self.max_versions.max(2),
+                },
                 ..Limits::default()
             },
             rates: Rates {
@@ -265,6 +304,7 @@ impl Cli {
                 pairing: Duration::from_secs(self.pairing_ttl_secs.max(1)),
                 upload_url: Duration::from_secs(self.upload_url_ttl_secs.max(1)),
                 download_url: Duration::from_secs(self.download_url_ttl_secs.max(1)),
+                orphan_grace: Duration::from_secs(self.orphan_grace_secs),
             },
             ..ApiConfig::new(&public_url)
         }

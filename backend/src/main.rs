@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use backend::app::{AppState, app};
+use backend::clock::{Clock, SystemClock};
 use backend::config::{Cli, SECRET_ENV, load_or_create_secret};
 use backend::server::{serve_with, shutdown_signal};
 use backend::storage::files::FileBlobStore;
@@ -107,6 +108,26 @@ fn keep_data_private(_data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Deletes uncommitted and pruned blobs every `interval` (see `storage::collect`).
+async fn sweep_periodically(
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    grace: std::time::Duration,
+    interval: std::time::Duration,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let cutoff = backend::api::ago(SystemClock.now_millis(), grace);
+        match backend::storage::collect::sweep(&*meta, &*blobs, cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("deleted {n} blobs nothing refers to"),
+            Err(e) => tracing::warn!("sweeping unused blobs failed: {e}"),
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("cannot create data dir {}", cli.data_dir.display()))?;
@@ -120,6 +141,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", cli.bind))?;
     let addr = listener.local_addr()?;
     let config = cli.api_config(addr);
+    tokio::spawn(sweep_periodically(
+        Arc::clone(&meta),
+        Arc::clone(&blobs),
+        config.ttls.orphan_grace,
+        std::time::Duration::from_secs(cli.gc_interval_secs.max(1)),
+    ));
     if addr.ip().is_unspecified() && cli.public_url.is_none() {
         tracing::warn!("listening on all interfaces: set --public-url so blob URLs reach clients");
     }

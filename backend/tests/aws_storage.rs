@@ -7,18 +7,14 @@ use std::sync::Arc;
 
 use aws_common::Moto;
 use backend::storage::conformance::{
-    blob_check_names, metadata_check_names, run_blob_suite, run_metadata_suite,
+    NO_QUOTA, blob_check_names, commit_with, metadata_check_names, quota, run_blob_suite,
+    run_metadata_suite,
 };
 use backend::storage::dynamo::DynamoMetadataStore;
-use backend::storage::{BlobStore, MetadataStore, Quota, Scope};
+use backend::storage::{BlobStore, MetadataStore, Scope};
 use bytes::Bytes;
 use sync_core::protocol::{CommitAction, CommitOp, CommitOutcome, UnixMillis, Version};
 use sync_core::{ContentHash, GameId, SavePath};
-
-const NO_QUOTA: Quota = Quota {
-    max_bytes: u64::MAX,
-    max_files: u64::MAX,
-};
 
 fn in_five_minutes() -> UnixMillis {
     std::time::SystemTime::now()
@@ -214,7 +210,8 @@ async fn cross_user_access_is_refused() {
         .put(&alice, &sha, data.len() as u64, body)
         .await
         .expect("put");
-    meta.commit(
+    commit_with(
+        &meta,
         &alice,
         "dev-a",
         &[put_op("1-1-LT1.save", 0, &data)],
@@ -270,15 +267,23 @@ async fn two_concurrent_committers_on_two_clients_have_one_winner() {
     ));
     let one = Arc::new(table);
     let s = scope("bob", "Game");
-    one.commit(&s, "base", &[put_op("a.save", 0, b"base")], NO_QUOTA, 1)
-        .await
-        .expect("base");
+    commit_with(
+        &*one,
+        &s,
+        "base",
+        &[put_op("a.save", 0, b"base")],
+        NO_QUOTA,
+        1,
+    )
+    .await
+    .expect("base");
     for round in 0..10u64 {
         let (a, b) = (Arc::clone(&one), Arc::clone(&other));
         let (sa, sb) = (s.clone(), s.clone());
         let expect = round + 1;
         let left = tokio::spawn(async move {
-            a.commit(
+            commit_with(
+                &*a,
                 &sa,
                 "laptop",
                 &[put_op(
@@ -292,7 +297,8 @@ async fn two_concurrent_committers_on_two_clients_have_one_winner() {
             .await
         });
         let right = tokio::spawn(async move {
-            b.commit(
+            commit_with(
+                &*b,
                 &sb,
                 "phone",
                 &[put_op(
@@ -334,12 +340,9 @@ async fn a_large_batch_commits_in_chunks_with_one_answer_per_op() {
     let ops: Vec<CommitOp> = (0..120)
         .map(|i| put_op(&format!("slot-{i}.save"), 0, format!("save {i}").as_bytes()))
         .collect();
-    let quota = Quota {
-        max_bytes: u64::MAX,
-        max_files: 100,
-    };
+    let quota = quota(u64::MAX, 100);
     assert!(
-        store.commit(&s, "d", &ops, quota, 1).await.is_err(),
+        commit_with(&*store, &s, "d", &ops, quota, 1).await.is_err(),
         "120 files over a 100-file quota must be refused as a whole"
     );
     assert_eq!(
@@ -347,8 +350,7 @@ async fn a_large_batch_commits_in_chunks_with_one_answer_per_op() {
         0,
         "nothing applied"
     );
-    let (cursor, outcomes) = store
-        .commit(&s, "d", &ops, NO_QUOTA, 1)
+    let (cursor, outcomes) = commit_with(&*store, &s, "d", &ops, NO_QUOTA, 1)
         .await
         .expect("commit");
     assert_eq!(cursor, 120);

@@ -11,6 +11,10 @@ mod auth;
 mod bad_input;
 #[path = "http_api/cors.rs"]
 mod cors;
+#[path = "http_api/garbage.rs"]
+mod garbage;
+#[path = "http_api/history_limits.rs"]
+mod history_limits;
 #[path = "http_api/isolation.rs"]
 mod isolation;
 #[path = "http_api/limits.rs"]

@@ -6,23 +6,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use backend::storage::conformance::{
-    blob_check_names, metadata_check_names, run_blob_suite, run_metadata_suite,
+    NO_QUOTA, blob_check_names, commit_with, metadata_check_names, run_blob_suite,
+    run_metadata_suite,
 };
 use backend::storage::files::FileBlobStore;
 use backend::storage::sqlite::SqliteMetadataStore;
 use backend::storage::sqlite::schema::SCHEMA_VERSION;
-use backend::storage::{
-    BlobStore, MetadataStore, Quota, RefreshRecord, Scope, StorageError, Usage,
-};
+use backend::storage::{BlobStore, MetadataStore, RefreshRecord, Scope, StorageError, Usage};
 use bytes::Bytes;
 use futures::StreamExt;
 use sync_core::protocol::{CommitAction, CommitOp, Version};
 use sync_core::{ContentHash, GameId, SavePath};
-
-const NO_QUOTA: Quota = Quota {
-    max_bytes: u64::MAX,
-    max_files: u64::MAX,
-};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_metadata_store_passes_the_conformance_suite() {
@@ -114,26 +108,26 @@ async fn reopening_the_database_keeps_everything() {
             .await
             .expect("token");
         let s = scope(&user.user_id, "Game");
-        store
-            .commit(
-                &s,
-                &device.device_id,
-                &[put_op("a.save", 0, b"v1")],
-                NO_QUOTA,
-                3,
-            )
-            .await
-            .expect("commit 1");
-        store
-            .commit(
-                &s,
-                &device.device_id,
-                &[put_op("a.save", 1, b"v2")],
-                NO_QUOTA,
-                4,
-            )
-            .await
-            .expect("commit 2");
+        commit_with(
+            &store,
+            &s,
+            &device.device_id,
+            &[put_op("a.save", 0, b"v1")],
+            NO_QUOTA,
+            3,
+        )
+        .await
+        .expect("commit 1");
+        commit_with(
+            &store,
+            &s,
+            &device.device_id,
+            &[put_op("a.save", 1, b"v2")],
+            NO_QUOTA,
+            4,
+        )
+        .await
+        .expect("commit 2");
         let entries = store.changes_since(&s, None).await.expect("changes");
         let path = SavePath::new("a.save").expect("path");
         let history = store.history(&s, &path).await.expect("history");
@@ -164,8 +158,7 @@ async fn reopening_the_database_keeps_everything() {
         Some(token.1)
     );
     // The feed continues where it stopped.
-    let (cursor, _) = store
-        .commit(&s, "d", &[put_op("b.save", 0, b"b")], NO_QUOTA, 5)
+    let (cursor, _) = commit_with(&store, &s, "d", &[put_op("b.save", 0, b"b")], NO_QUOTA, 5)
         .await
         .expect("commit after reopen");
     assert_eq!(cursor, 3);
@@ -241,6 +234,14 @@ async fn blobs_survive_a_reopen_and_stale_temp_files_are_swept() {
     let store = FileBlobStore::open(dir.path()).expect("reopen");
     assert!(!stale.exists(), "a stale temp file survived the open");
     assert!(fresh.exists(), "an upload in progress was removed");
+    // The periodic sweep removes what has gone untouched for ten minutes.
+    std::fs::File::options()
+        .write(true)
+        .open(&fresh)
+        .and_then(|f| f.set_modified(SystemTime::now() - Duration::from_secs(11 * 60)))
+        .expect("age the other file");
+    store.remove_stale_uploads().await.expect("sweep");
+    assert!(!fresh.exists(), "an abandoned temp file survived the sweep");
     let (size, mut stream) = store.get(&s, &sha).await.expect("get").expect("present");
     assert_eq!(size, data.len() as u64);
     let mut got = Vec::new();

@@ -16,6 +16,7 @@ ERROR_CODES = {
     "duplicate_path": "The same path appears twice in one commit.",
     "batch_too_large": "A commit carries more operations than the server accepts.",
     "file_too_large": "One file is larger than the server accepts.",
+    "meta_too_large": "A file's save metadata (name, play time, custom fields) is larger than the server accepts.",
     "quota_exceeded": "The change would exceed the game's storage quota.",
     "invalid_hash": "A content hash is not 64 lowercase hex digits.",
     "hash_mismatch": "Uploaded bytes do not have the declared SHA-256.",

@@ -21,6 +21,7 @@ ErrorCode = Literal[
     "duplicate_path",
     "batch_too_large",
     "file_too_large",
+    "meta_too_large",
     "quota_exceeded",
     "invalid_hash",
     "hash_mismatch",

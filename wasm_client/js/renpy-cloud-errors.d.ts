@@ -28,6 +28,8 @@ export type ErrorCode =
   | "batch_too_large"
   /** One file is larger than the server accepts. */
   | "file_too_large"
+  /** A file's save metadata (name, play time, custom fields) is larger than the server accepts. */
+  | "meta_too_large"
   /** The change would exceed the game's storage quota. */
   | "quota_exceeded"
   /** A content hash is not 64 lowercase hex digits. */

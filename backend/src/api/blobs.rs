@@ -22,17 +22,18 @@ use super::tokens::{BlobTicket, TicketMethod, TokenError};
 use crate::app::AppState;
 use crate::storage::{ByteStream, Scope, StorageError};
 
-/// Where to upload `sha256` for `scope`: `present` if the store has it, else the store's own
-/// presigned target, else our signed `PUT /v1/blobs/{ticket}` URL.
+/// Where to upload `sha256` for `scope`, leased until `expires_at`: `present` if the store
+/// has it (`stored`), else the store's own presigned target, else our signed
+/// `PUT /v1/blobs/{ticket}` URL.
 pub async fn upload_target(
     state: &AppState,
     scope: &Scope,
     sha256: ContentHash,
     size: u64,
-    now: UnixMillis,
+    stored: bool,
+    expires_at: UnixMillis,
 ) -> ApiResult<UploadTarget> {
-    let expires_at = expiry(now, state.config.ttls.upload_url);
-    if state.blobs.exists(scope, &sha256).await? {
+    if stored {
         return Ok(UploadTarget {
             sha256,
             size,

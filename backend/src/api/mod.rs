@@ -25,3 +25,8 @@ pub use error::{ApiError, ApiResult};
 pub fn expiry(now: UnixMillis, ttl: Duration) -> UnixMillis {
     now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
 }
+
+/// The moment `age` before `now`.
+pub fn ago(now: UnixMillis, age: Duration) -> UnixMillis {
+    now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
+}

@@ -7,15 +7,18 @@ use axum::extract::State;
 use sync_core::ContentHash;
 use sync_core::client::ErrorCode;
 use sync_core::protocol::{
-    ChangesRequest, ChangesResponse, CommitAction, CommitOutcome, CommitRequest, CommitResponse,
-    DownloadRequest, DownloadResponse, Entry, ManifestResponse,
+    BlobRef, ChangesRequest, ChangesResponse, CommitAction, CommitOp, CommitOutcome, CommitRequest,
+    CommitResponse, DownloadRequest, DownloadResponse, Entry, ManifestResponse, UploadTarget,
 };
+use sync_core::savemeta::SaveMeta;
 
 use super::blobs::{download_url, upload_target};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Authed, GamePath};
+use super::{ago, expiry};
 use crate::app::AppState;
-use crate::storage::{Quota, Scope};
+use crate::storage::collect::collect_scope;
+use crate::storage::{LeaseRequest, Quota, Scope};
 
 fn check_batch(state: &AppState, len: usize, what: &str) -> ApiResult<()> {
     let max = state.config.limits.max_batch_ops;
@@ -39,6 +42,25 @@ fn check_file_size(state: &AppState, size: u64) -> ApiResult<()> {
     Ok(())
 }
 
+/// Save metadata is stored with every version: a cap keeps history rows small.
+fn check_meta_size(state: &AppState, op: &CommitOp, meta: Option<&SaveMeta>) -> ApiResult<()> {
+    let Some(meta) = meta else {
+        return Ok(());
+    };
+    let max = state.config.limits.max_meta_bytes;
+    let len = serde_json::to_vec(meta).map_or(usize::MAX, |json| json.len());
+    if len > max {
+        return Err(ApiError::too_large(
+            ErrorCode::MetaTooLarge,
+            format!(
+                "the save metadata of {} takes {len} bytes, at most {max} are allowed",
+                op.path
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Signed download URLs for the content of non-deleted entries, one per hash.
 async fn entry_downloads<'a>(
     state: &AppState,
@@ -55,6 +77,52 @@ async fn entry_downloads<'a>(
     Ok(out)
 }
 
+/// Upload targets for the announced blobs, each leased first (see `storage::BlobLease`):
+/// bytes not yet stored count against the game's quota until committed or collected, so
+/// uploads never committed cannot fill the disk. The scope's expired leases are collected
+/// first, which frees that budget.
+async fn lease_uploads(
+    state: &AppState,
+    scope: &Scope,
+    announced: &[BlobRef],
+) -> ApiResult<Vec<UploadTarget>> {
+    if announced.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = state.now();
+    let pending_since = ago(now, state.config.ttls.orphan_grace);
+    if let Err(e) = collect_scope(&*state.meta, &*state.blobs, scope, pending_since).await {
+        // Collection is housekeeping: the sync goes on, the next pass tries again.
+        tracing::warn!("collecting unused blobs failed: {e}");
+    }
+    let mut requests = Vec::with_capacity(announced.len());
+    for blob in announced {
+        requests.push(LeaseRequest {
+            sha256: blob.sha256,
+            size: blob.size,
+            stored: state.blobs.exists(scope, &blob.sha256).await?,
+        });
+    }
+    let expires_at = expiry(now, state.config.ttls.upload_url);
+    let collecting = state
+        .meta
+        .lease_blobs(
+            scope,
+            &requests,
+            expires_at,
+            state.config.limits.max_game_bytes,
+            pending_since,
+        )
+        .await?;
+    let mut targets = Vec::with_capacity(requests.len());
+    for r in requests {
+        // A blob being collected is uploaded again.
+        let stored = r.stored && !collecting.contains(&r.sha256);
+        targets.push(upload_target(state, scope, r.sha256, r.size, stored, expires_at).await?);
+    }
+    Ok(targets)
+}
+
 /// `POST /v1/games/{game}/changes`: what changed since the client's cursor, where to fetch it,
 /// and where to upload the blobs the client announces.
 pub async fn changes(
@@ -68,13 +136,9 @@ pub async fn changes(
         check_file_size(&state, upload.size)?;
     }
     let scope = auth.scope(&game);
+    let uploads = lease_uploads(&state, &scope, &req.uploads).await?;
     let (cursor, changes) = state.meta.changes_since(&scope, req.since).await?;
     let downloads = entry_downloads(&state, &scope, &changes).await?;
-    let now = state.now();
-    let mut uploads = Vec::with_capacity(req.uploads.len());
-    for blob in &req.uploads {
-        uploads.push(upload_target(&state, &scope, blob.sha256, blob.size, now).await?);
-    }
     Ok(Json(ChangesResponse {
         cursor,
         changes,
@@ -104,10 +168,15 @@ pub async fn commit(
     }
     let scope = auth.scope(&game);
     for op in &req.ops {
-        if let CommitAction::Put { sha256, size, .. } | CommitAction::Archive { sha256, size, .. } =
-            &op.action
+        if let CommitAction::Put {
+            sha256, size, meta, ..
+        }
+        | CommitAction::Archive {
+            sha256, size, meta, ..
+        } = &op.action
         {
             check_file_size(&state, *size)?;
+            check_meta_size(&state, op, meta.as_ref())?;
             if !state.blobs.exists(&scope, sha256).await? {
                 return Err(ApiError::bad_request(
                     ErrorCode::BlobMissing,
@@ -120,6 +189,7 @@ pub async fn commit(
     let quota = Quota {
         max_bytes: limits.max_game_bytes,
         max_files: limits.max_game_files,
+        retention: limits.retention,
     };
     let (cursor, mut results) = state
         .meta

@@ -6,16 +6,16 @@
 //! the scope's usage afterwards. The backend checks [`check_quota`] on that usage and only
 //! then writes the plan, so a refused commit leaves no trace.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry as MapEntry;
+use std::collections::{BTreeMap, BTreeSet};
 
-use sync_core::SavePath;
 use sync_core::ledger;
 use sync_core::protocol::{
     CommitAction, CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
 };
+use sync_core::{ContentHash, SavePath};
 
-use super::{Quota, StorageError, StorageResult, Usage};
+use super::{Quota, Retention, StorageError, StorageResult, Usage};
 
 /// What a backend knows about one file before the commit.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +46,53 @@ impl CommitPlan {
     pub fn writes_nothing(&self) -> bool {
         self.new_versions.is_empty()
     }
+
+    /// The blobs the new versions bring in, each once: each must hold a lease, which the
+    /// commit renews (tombstones refer to content an older version already holds).
+    pub fn leased_blobs(&self) -> BTreeSet<ContentHash> {
+        self.new_versions
+            .iter()
+            .filter(|(_, v)| !v.deleted)
+            .map(|(_, v)| v.sha256)
+            .collect()
+    }
+
+    /// The files that got a new version, each once: their history is pruned after the
+    /// commit.
+    pub fn touched_paths(&self) -> BTreeSet<SavePath> {
+        self.new_versions.iter().map(|(p, _)| p.clone()).collect()
+    }
+}
+
+const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// The versions of one file that `retention` drops at `now`, given its history newest
+/// first and its current version (always kept). The newest version is never dropped
+/// either (`keep_versions` is at least 1), so version numbers are never reused.
+pub fn versions_to_prune(
+    history: &[HistoryVersion],
+    current: Option<Version>,
+    retention: Retention,
+    now: UnixMillis,
+) -> Vec<HistoryVersion> {
+    let max_age = i64::from(retention.keep_days).saturating_mul(DAY_MILLIS);
+    let mut kept: u32 = u32::from(current.is_some());
+    let mut others: u32 = 0;
+    let mut dropped = Vec::new();
+    for v in history {
+        if Some(v.version) == current {
+            continue;
+        }
+        let newest = others < retention.keep_versions.max(1);
+        let young = now.saturating_sub(v.committed_at) < max_age;
+        others = others.saturating_add(1);
+        if (newest || young) && kept < retention.max_versions.max(2) {
+            kept += 1;
+        } else {
+            dropped.push(v.clone());
+        }
+    }
+    dropped
 }
 
 /// Plans `ops` against a scope at `cursor` with `usage`. `load` returns a file's state and is
@@ -151,6 +198,18 @@ pub fn check_quota(before: Usage, after: Usage, quota: Quota) -> StorageResult<(
         return Err(StorageError::QuotaExceeded(format!(
             "the game would have {} files, the limit is {}",
             after.files, quota.max_files
+        )));
+    }
+    Ok(())
+}
+
+/// The pending-upload budget of [`super::MetadataStore::lease_blobs`], with the quota's
+/// rule: refused only when the pending bytes end above the limit and grew.
+pub fn check_pending(before: u64, after: u64, max_pending: u64) -> StorageResult<()> {
+    if after > max_pending && after > before {
+        return Err(StorageError::QuotaExceeded(format!(
+            "uploads not yet committed would take {after} bytes, the limit is {max_pending}; \
+             commit them or wait for unused upload URLs to expire"
         )));
     }
     Ok(())

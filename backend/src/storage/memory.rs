@@ -1,7 +1,7 @@
 //! In-memory stores: the reference semantics of the traits, built on
 //! [`sync_core::ledger::MemoryLedger`]; used by fast router tests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -15,11 +15,11 @@ use sync_core::protocol::{
 };
 use sync_core::{ContentHash, SavePath};
 
-use super::commit_plan::check_quota;
+use super::commit_plan::{check_pending, check_quota, versions_to_prune};
 use super::ids::new_id;
 use super::{
-    BlobStore, ByteStream, DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageError,
-    StorageResult, Usage, UserRecord,
+    BlobLease, BlobStore, ByteStream, DeviceRecord, LeaseRequest, MetadataStore, Quota,
+    RefreshRecord, Retention, Scope, StorageError, StorageResult, Usage, UserRecord,
 };
 
 /// Locks a mutex; a poisoned lock still holds consistent data here (every update is a
@@ -37,6 +37,79 @@ struct MetaState {
     refresh: HashMap<ContentHash, RefreshRecord>,
     pairing: HashMap<ContentHash, (String, UnixMillis)>,
     ledgers: HashMap<Scope, MemoryLedger>,
+    leases: HashMap<(Scope, ContentHash), LeaseRow>,
+}
+
+#[derive(Debug, Clone)]
+struct LeaseRow {
+    size: u64,
+    expires_at: UnixMillis,
+    pending: bool,
+    generation: u64,
+    collecting: bool,
+}
+
+impl MetaState {
+    fn pending_bytes(&self, scope: &Scope, since: UnixMillis) -> u64 {
+        self.leases
+            .iter()
+            .filter(|((s, _), l)| s == scope && l.pending && !l.collecting && l.expires_at >= since)
+            .map(|(_, l)| l.size)
+            .sum()
+    }
+
+    fn referenced(&self, scope: &Scope, sha256: &ContentHash) -> bool {
+        self.ledgers
+            .get(scope)
+            .is_some_and(|l| l.history.values().flatten().any(|v| v.sha256 == *sha256))
+    }
+}
+
+/// The shas of versions in `after` that `before` lacks (tombstones left out).
+fn new_blobs(before: Option<&MemoryLedger>, after: &MemoryLedger) -> BTreeSet<ContentHash> {
+    let mut out = BTreeSet::new();
+    for (path, versions) in &after.history {
+        let known = before.and_then(|l| l.history.get(path)).map_or(0, Vec::len);
+        out.extend(
+            versions
+                .iter()
+                .skip(known)
+                .filter(|v| !v.deleted)
+                .map(|v| v.sha256),
+        );
+    }
+    out
+}
+
+/// Prunes the history of the files that got new versions; returns the pruned blobs.
+fn prune(
+    before: Option<&MemoryLedger>,
+    ledger: &mut MemoryLedger,
+    retention: Retention,
+    now: UnixMillis,
+) -> Vec<(ContentHash, u64)> {
+    let touched: Vec<SavePath> = ledger
+        .history
+        .iter()
+        .filter(|(p, v)| before.and_then(|l| l.history.get(*p)).map_or(0, Vec::len) < v.len())
+        .map(|(p, _)| p.clone())
+        .collect();
+    let mut pruned = Vec::new();
+    for path in touched {
+        let current = ledger.current.get(&path).map(|e| e.version);
+        let drop: BTreeSet<Version> =
+            versions_to_prune(&ledger.history_of(&path), current, retention, now)
+                .into_iter()
+                .map(|v| {
+                    pruned.push((v.sha256, v.size));
+                    v.version
+                })
+                .collect();
+        if let Some(versions) = ledger.history.get_mut(&path) {
+            versions.retain(|v| !drop.contains(&v.version));
+        }
+    }
+    pruned
 }
 
 /// Users, devices, tokens and one [`MemoryLedger`] per scope, behind one mutex.
@@ -254,8 +327,38 @@ impl MetadataStore for MemoryMetadataStore {
             .iter()
             .map(|op| ledger.apply(op, device_id, now))
             .collect();
-        let before = state.ledgers.get(scope).map(usage_of).unwrap_or_default();
+        let old = state.ledgers.get(scope);
+        let before = old.map(usage_of).unwrap_or_default();
         check_quota(before, usage_of(&ledger), quota)?;
+        let needed = new_blobs(old, &ledger);
+        if let Some(missing) = needed.iter().find(|sha| {
+            state
+                .leases
+                .get(&(scope.clone(), **sha))
+                .is_none_or(|l| l.collecting)
+        }) {
+            return Err(StorageError::BlobMissing(*missing));
+        }
+        let pruned = prune(old, &mut ledger, quota.retention, now);
+        for sha in needed {
+            if let Some(lease) = state.leases.get_mut(&(scope.clone(), sha)) {
+                lease.expires_at = lease.expires_at.max(now);
+                lease.pending = false;
+                lease.generation += 1;
+            }
+        }
+        for (sha, size) in pruned {
+            state
+                .leases
+                .entry((scope.clone(), sha))
+                .or_insert(LeaseRow {
+                    size,
+                    expires_at: now,
+                    pending: false,
+                    generation: 1,
+                    collecting: false,
+                });
+        }
         let cursor = ledger.cursor;
         state.ledgers.insert(scope.clone(), ledger);
         Ok((cursor, outcomes))
@@ -294,6 +397,112 @@ impl MetadataStore for MemoryMetadataStore {
             .get(scope)
             .map(usage_of)
             .unwrap_or_default())
+    }
+
+    async fn lease_blobs(
+        &self,
+        scope: &Scope,
+        blobs: &[LeaseRequest],
+        expires_at: UnixMillis,
+        max_pending: u64,
+        pending_since: UnixMillis,
+    ) -> StorageResult<Vec<ContentHash>> {
+        let mut state = self.state()?;
+        let before = state.pending_bytes(scope, pending_since);
+        let mut leases = state.leases.clone();
+        let mut collecting = Vec::new();
+        for blob in blobs {
+            let row = leases
+                .entry((scope.clone(), blob.sha256))
+                .or_insert(LeaseRow {
+                    size: blob.size,
+                    expires_at,
+                    pending: !blob.stored,
+                    generation: 0,
+                    collecting: false,
+                });
+            if row.collecting {
+                collecting.push(blob.sha256);
+            } else {
+                row.expires_at = row.expires_at.max(expires_at);
+                row.generation += 1;
+            }
+        }
+        let previous = std::mem::replace(&mut state.leases, leases);
+        let after = state.pending_bytes(scope, pending_since);
+        if let Err(e) = check_pending(before, after, max_pending) {
+            state.leases = previous;
+            return Err(e);
+        }
+        Ok(collecting)
+    }
+
+    async fn expired_leases(
+        &self,
+        scope: &Scope,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<BlobLease>> {
+        let state = self.state()?;
+        let mut out: Vec<BlobLease> = state
+            .leases
+            .iter()
+            .filter(|((s, _), l)| s == scope && l.expires_at < cutoff)
+            .map(|((_, sha256), l)| BlobLease {
+                sha256: *sha256,
+                size: l.size,
+                expires_at: l.expires_at,
+                generation: l.generation,
+                collecting: l.collecting,
+            })
+            .collect();
+        out.sort_by_key(|l| l.expires_at);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn scopes_with_expired_leases(
+        &self,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<Scope>> {
+        let state = self.state()?;
+        let mut scopes: Vec<Scope> = Vec::new();
+        for ((scope, _), _) in state.leases.iter().filter(|(_, l)| l.expires_at < cutoff) {
+            if scopes.len() < limit && !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        Ok(scopes)
+    }
+
+    async fn start_collecting(&self, scope: &Scope, lease: &BlobLease) -> StorageResult<bool> {
+        let mut state = self.state()?;
+        let key = (scope.clone(), lease.sha256);
+        if state
+            .leases
+            .get(&key)
+            .is_none_or(|l| l.generation != lease.generation)
+        {
+            return Ok(false);
+        }
+        if state.referenced(scope, &lease.sha256) {
+            state.leases.remove(&key);
+            return Ok(false);
+        }
+        if let Some(row) = state.leases.get_mut(&key) {
+            row.collecting = true;
+        }
+        Ok(true)
+    }
+
+    async fn finish_collecting(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()> {
+        let mut state = self.state()?;
+        let key = (scope.clone(), *sha256);
+        if state.leases.get(&key).is_some_and(|l| l.collecting) {
+            state.leases.remove(&key);
+        }
+        Ok(())
     }
 }
 
@@ -369,6 +578,12 @@ impl BlobStore for MemoryBlobStore {
             )));
         }
         lock(&self.blobs).insert((scope.clone(), *sha256), bytes.freeze());
+        Ok(())
+    }
+
+    async fn delete(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()> {
+        self.available()?;
+        lock(&self.blobs).remove(&(scope.clone(), *sha256));
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! Both traits speak only our own types. Every implementation must pass the conformance
 //! suite in `storage::conformance`.
 
+pub mod collect;
 pub mod commit_plan;
 // Test kits (feature `testing`): the conformance suite and the in-memory stores never ship
 // in the server or the Lambda.
@@ -100,13 +101,75 @@ pub struct RefreshRecord {
     pub expires_at: UnixMillis,
 }
 
-/// Per-user, per-game limits a commit must respect (checked atomically with the commit).
+/// Per-user, per-game limits a commit must respect (checked atomically with the commit),
+/// and how much history it keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     /// Total size of the current (non-deleted) files.
     pub max_bytes: u64,
     /// Number of current (non-deleted) files.
     pub max_files: u64,
+    /// Which history versions of the files a commit touches survive it.
+    pub retention: Retention,
+}
+
+/// The history a file keeps: its current version always; the newest `keep_versions`
+/// others; older ones while younger than `keep_days`, but never more than `max_versions`
+/// versions in all. Pruned versions' blobs are collected once nothing refers to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub keep_versions: u32,
+    pub keep_days: u32,
+    pub max_versions: u32,
+}
+
+impl Retention {
+    /// Keeps every version (stores under test that are not about retention).
+    pub const KEEP_ALL: Self = Self {
+        keep_versions: u32::MAX,
+        keep_days: u32::MAX,
+        max_versions: u32::MAX,
+    };
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            keep_versions: 10,
+            keep_days: 30,
+            max_versions: 100,
+        }
+    }
+}
+
+/// A blob a client is about to upload, or was told is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRequest {
+    pub sha256: ContentHash,
+    pub size: u64,
+    /// The store already holds the bytes: leasing it again adds nothing to the pending
+    /// bytes.
+    pub stored: bool,
+}
+
+/// A blob's protection from garbage collection, read back by the collector.
+///
+/// Every blob a client uploads is leased first (when its upload target is issued) and every
+/// commit renews the leases of the blobs it refers to, in the commit's own atomic write. The
+/// collector takes an expired lease over (marks it *collecting*) only if it was not renewed
+/// since it was read and no version refers to the blob, deletes the blob, then forgets the
+/// lease. A commit needs a lease that is not being collected, so it either protects the blob
+/// or is refused with `BlobMissing` (and the client uploads again): never a version without
+/// bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobLease {
+    pub sha256: ContentHash,
+    pub size: u64,
+    pub expires_at: UnixMillis,
+    /// Bumped by every renewal; the collector's takeover is conditional on it.
+    pub generation: u64,
+    /// Taken over by the collector: the blob is being deleted (a crash may have left it so).
+    pub collecting: bool,
 }
 
 /// Current usage of one scope.
@@ -185,7 +248,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Applies ops in order, each atomically with [`sync_core::ledger::decide`]; returns the new
     /// cursor and one outcome per op. Before applying anything, checks that `quota` holds for
     /// the result and fails with `QuotaExceeded` (nothing applied) if not. Blob presence is
-    /// checked by the caller.
+    /// checked by the caller; every blob a new version refers to must also hold a lease
+    /// ([`Self::lease_blobs`]), which the commit renews atomically with its writes, or the
+    /// commit fails with `BlobMissing` (nothing applied). Afterwards the history of each
+    /// touched file is pruned to `quota.retention`, and the pruned blobs leased for
+    /// collection.
     async fn commit(
         &self,
         scope: &Scope,
@@ -207,6 +274,45 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>>;
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage>;
+
+    /// Leases blobs until `expires_at` (an existing lease keeps the later expiry; either way
+    /// it is renewed). A new lease of a blob not yet `stored` is *pending*: until a commit
+    /// refers to it, its size counts against `max_pending` bytes while its expiry is not
+    /// older than `pending_since`. Fails with `QuotaExceeded` (nothing leased) if the
+    /// scope's pending bytes would exceed `max_pending`. Returns the blobs the collector is
+    /// deleting: they must be uploaded again, and commits of them are refused until then.
+    async fn lease_blobs(
+        &self,
+        scope: &Scope,
+        blobs: &[LeaseRequest],
+        expires_at: UnixMillis,
+        max_pending: u64,
+        pending_since: UnixMillis,
+    ) -> StorageResult<Vec<ContentHash>>;
+    /// Up to `limit` leases of `scope` that expired before `cutoff`, oldest first.
+    async fn expired_leases(
+        &self,
+        scope: &Scope,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<BlobLease>>;
+    /// Up to `limit` scopes holding a lease that expired before `cutoff`, for a server-wide
+    /// sweep. A store that cannot find them cheaply answers none: its scopes are then
+    /// collected when they are next used.
+    async fn scopes_with_expired_leases(
+        &self,
+        _cutoff: UnixMillis,
+        _limit: usize,
+    ) -> StorageResult<Vec<Scope>> {
+        Ok(Vec::new())
+    }
+    /// Takes an expired `lease` over for collection, unless it was renewed since it was read
+    /// (then nothing changes) or a version refers to its blob (then the lease ends and the
+    /// blob stays). `true`: the caller deletes the blob, then calls
+    /// [`Self::finish_collecting`].
+    async fn start_collecting(&self, scope: &Scope, lease: &BlobLease) -> StorageResult<bool>;
+    /// Forgets a lease taken over by [`Self::start_collecting`] once its blob is deleted.
+    async fn finish_collecting(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()>;
 }
 
 /// A stream of body chunks.
@@ -243,6 +349,12 @@ pub trait BlobStore: Send + Sync + 'static {
         _expires_at: UnixMillis,
     ) -> StorageResult<Option<UploadTarget>> {
         Ok(None)
+    }
+    /// Removes a blob (no error if it is absent). Only the garbage collector calls this.
+    async fn delete(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()>;
+    /// Removes what interrupted uploads left behind (temp files), where the store has any.
+    async fn remove_stale_uploads(&self) -> StorageResult<()> {
+        Ok(())
     }
     /// A direct download URL from the store itself; `None` as for [`Self::presign_upload`].
     async fn presign_download(

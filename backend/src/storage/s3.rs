@@ -293,6 +293,18 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn delete(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()> {
+        // S3 answers 204 for a key that does not exist too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(Self::key(scope, sha256)?)
+            .send()
+            .await
+            .map_err(|e| unavailable("delete a blob", e))?;
+        Ok(())
+    }
+
     async fn get(
         &self,
         scope: &Scope,

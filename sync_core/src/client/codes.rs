@@ -71,6 +71,9 @@ error_codes! {
     BatchTooLarge = "batch_too_large",
     /// One file is larger than the server accepts.
     FileTooLarge = "file_too_large",
+    /// A file's save metadata (name, play time, custom fields) is larger than the server
+    /// accepts.
+    MetaTooLarge = "meta_too_large",
     /// The change would exceed the game's storage quota.
     QuotaExceeded = "quota_exceeded",
     /// A content hash is not 64 lowercase hex digits.

@@ -211,6 +211,7 @@ fn quota_refuses_growth_past_a_limit_but_allows_shrinking() {
     let quota = Quota {
         max_bytes: 100,
         max_files: 2,
+        retention: Retention::KEEP_ALL,
     };
     let u = |bytes, files| Usage { bytes, files };
     assert!(check_quota(u(0, 0), u(100, 2), quota).is_ok());

@@ -7,7 +7,7 @@ use sync_core::protocol::{CommitOutcome, Entry};
 use tokio::task::JoinSet;
 
 use super::accounts::random_digest;
-use super::fixtures::{NO_QUOTA, commit, new_scope, path, put, unique};
+use super::fixtures::{NO_QUOTA, commit, commit_with, new_scope, path, put, unique};
 use super::{Check, CheckFailure, CheckResult};
 use crate::storage::{MetadataStore, RefreshRecord, Scope, StorageResult};
 
@@ -57,9 +57,15 @@ async fn race<M: MetadataStore>(
         let (store, scope) = (Arc::clone(&store), scope.clone());
         set.spawn(async move {
             let op = put("race.save", expect, format!("racer {i}").as_bytes());
-            store
-                .commit(&scope, &format!("dev{i}"), &[op], NO_QUOTA, 100 + i as i64)
-                .await
+            commit_with(
+                store.as_ref(),
+                &scope,
+                &format!("dev{i}"),
+                &[op],
+                NO_QUOTA,
+                100 + i as i64,
+            )
+            .await
         });
     }
     let results = join_all(set).await?;
@@ -152,15 +158,15 @@ async fn two_hundred_concurrent_clients<M: MetadataStore>(store: Arc<M>) -> Chec
         let (store, scope) = (Arc::clone(&store), scope.clone());
         set.spawn(async move {
             let p = format!("client-{i}.save");
-            let (_, out) = store
-                .commit(
-                    &scope,
-                    &format!("dev{i}"),
-                    &[put(&p, 0, p.as_bytes())],
-                    NO_QUOTA,
-                    i as i64,
-                )
-                .await?;
+            let (_, out) = commit_with(
+                store.as_ref(),
+                &scope,
+                &format!("dev{i}"),
+                &[put(&p, 0, p.as_bytes())],
+                NO_QUOTA,
+                i as i64,
+            )
+            .await?;
             store.changes_since(&scope, None).await?;
             store.usage(&scope).await?;
             Ok(out)

@@ -10,13 +10,65 @@ use sync_core::{ContentHash, GameId, SavePath};
 use super::{CheckFailure, CheckResult};
 use crate::storage::commit_plan::replace_usage;
 use crate::storage::ids::new_id;
-use crate::storage::{MetadataStore, Quota, Scope, Usage};
+use crate::storage::{LeaseRequest, MetadataStore, Quota, Retention, Scope, Usage};
 
 /// No limits: for checks that are not about quotas.
 pub const NO_QUOTA: Quota = Quota {
     max_bytes: u64::MAX,
     max_files: u64::MAX,
+    retention: Retention::KEEP_ALL,
 };
+
+/// `max_bytes` and `max_files`, keeping every version.
+pub fn quota(max_bytes: u64, max_files: u64) -> Quota {
+    Quota {
+        max_bytes,
+        max_files,
+        ..NO_QUOTA
+    }
+}
+
+/// Leases, for good, the blobs `ops` refer to, as a client's announcement does before a
+/// commit.
+pub async fn lease_ops<M: MetadataStore>(
+    store: &M,
+    scope: &Scope,
+    ops: &[CommitOp],
+) -> Result<(), CheckFailure> {
+    let blobs: Vec<LeaseRequest> =
+        ops.iter()
+            .filter_map(|op| match &op.action {
+                CommitAction::Put { sha256, size, .. }
+                | CommitAction::Archive { sha256, size, .. } => Some(LeaseRequest {
+                    sha256: *sha256,
+                    size: *size,
+                    stored: true,
+                }),
+                CommitAction::Delete => None,
+            })
+            .collect();
+    if !blobs.is_empty() {
+        store
+            .lease_blobs(scope, &blobs, UnixMillis::MAX, u64::MAX, 0)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Leases the ops' blobs, then commits with `quota`.
+pub async fn commit_with<M: MetadataStore>(
+    store: &M,
+    scope: &Scope,
+    device: &str,
+    ops: &[CommitOp],
+    quota: Quota,
+    now: UnixMillis,
+) -> Result<(Seq, Vec<CommitOutcome>), crate::storage::StorageError> {
+    lease_ops(store, scope, ops)
+        .await
+        .map_err(|CheckFailure(why)| crate::storage::StorageError::Unavailable(why))?;
+    store.commit(scope, device, ops, quota, now).await
+}
 
 /// `prefix` plus a random suffix, so checks never collide in a shared store.
 pub fn unique(prefix: &str) -> Result<String, CheckFailure> {
@@ -103,7 +155,7 @@ pub async fn commit<M: MetadataStore>(
     ops: &[CommitOp],
     now: UnixMillis,
 ) -> Result<(Seq, Vec<CommitOutcome>), CheckFailure> {
-    Ok(store.commit(scope, device, ops, NO_QUOTA, now).await?)
+    Ok(commit_with(store, scope, device, ops, NO_QUOTA, now).await?)
 }
 
 /// The entry of a committed outcome (fails on a conflict or an empty entry).

@@ -57,8 +57,10 @@ mod blobs;
 mod commits;
 mod concurrency;
 mod fixtures;
+pub use fixtures::{NO_QUOTA, commit_with, lease_ops, quota};
 mod history;
 mod isolation;
+mod leases;
 mod quota;
 #[cfg(test)]
 mod self_test;
@@ -138,6 +140,7 @@ fn metadata_checks<M: MetadataStore>() -> Vec<Check<M>> {
     let mut all = accounts::checks::<M>();
     all.extend(commits::checks::<M>());
     all.extend(quota::checks::<M>());
+    all.extend(leases::checks::<M>());
     all.extend(history::checks::<M>());
     all.extend(isolation::checks::<M>());
     all.extend(concurrency::checks::<M>());

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use sync_core::protocol::CommitOutcome;
 
-use super::fixtures::{archive, commit, delete, new_scope, path, put};
+use super::fixtures::{archive, commit, commit_with, delete, new_scope, path, put, quota};
 use super::{Check, CheckFailure, CheckResult};
-use crate::storage::{MetadataStore, Quota, StorageError, Usage};
+use crate::storage::{MetadataStore, StorageError, Usage};
 
 pub fn checks<M: MetadataStore>() -> Vec<Check<M>> {
     vec![
@@ -25,12 +25,9 @@ pub fn checks<M: MetadataStore>() -> Vec<Check<M>> {
 
 async fn quota_exceeded_applies_nothing<M: MetadataStore>(store: Arc<M>) -> CheckResult {
     let scope = new_scope(store.as_ref(), "Quota").await?;
-    let bytes_10 = Quota {
-        max_bytes: 10,
-        max_files: 100,
-    };
+    let bytes_10 = quota(10, 100);
     let over = [put("a.save", 0, b"12345"), put("b.save", 0, b"123456")];
-    match store.commit(&scope, "d", &over, bytes_10, 1).await {
+    match commit_with(store.as_ref(), &scope, "d", &over, bytes_10, 1).await {
         Err(StorageError::QuotaExceeded(_)) => {}
         other => {
             return Err(CheckFailure(format!(
@@ -38,11 +35,8 @@ async fn quota_exceeded_applies_nothing<M: MetadataStore>(store: Arc<M>) -> Chec
             )));
         }
     }
-    let files_1 = Quota {
-        max_bytes: 1_000,
-        max_files: 1,
-    };
-    match store.commit(&scope, "d", &over, files_1, 2).await {
+    let files_1 = quota(1_000, 1);
+    match commit_with(store.as_ref(), &scope, "d", &over, files_1, 2).await {
         Err(StorageError::QuotaExceeded(_)) => {}
         other => {
             return Err(CheckFailure(format!(
@@ -62,9 +56,15 @@ async fn quota_exceeded_applies_nothing<M: MetadataStore>(store: Arc<M>) -> Chec
     );
     ensure_eq!(store.usage(&scope).await?, Usage::default(), "usage");
     // Exactly at the limit is allowed.
-    let (cursor, _) = store
-        .commit(&scope, "d", &[put("a.save", 0, b"1234567890")], bytes_10, 3)
-        .await?;
+    let (cursor, _) = commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[put("a.save", 0, b"1234567890")],
+        bytes_10,
+        3,
+    )
+    .await?;
     ensure_eq!(cursor, 1, "a commit at the limit");
     ensure_eq!(
         store.usage(&scope).await?,
@@ -79,19 +79,22 @@ async fn quota_exceeded_applies_nothing<M: MetadataStore>(store: Arc<M>) -> Chec
 
 async fn quota_counts_replaced_content_once<M: MetadataStore>(store: Arc<M>) -> CheckResult {
     let scope = new_scope(store.as_ref(), "QuotaReplace").await?;
-    let quota = Quota {
-        max_bytes: 10,
-        max_files: 2,
-    };
-    store
-        .commit(&scope, "d", &[put("a.save", 0, b"12345678")], quota, 1)
-        .await?;
+    let quota = quota(10, 2);
+    commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[put("a.save", 0, b"12345678")],
+        quota,
+        1,
+    )
+    .await?;
     // Replacing 8 bytes by 9 uses 9, not 17; archives do not count (they are not current).
     let ops = [
         put("a.save", 1, b"123456789"),
         archive("a.save", b"1234567890"),
     ];
-    store.commit(&scope, "d", &ops, quota, 2).await?;
+    commit_with(store.as_ref(), &scope, "d", &ops, quota, 2).await?;
     ensure_eq!(
         store.usage(&scope).await?,
         Usage { bytes: 9, files: 1 },
@@ -108,13 +111,16 @@ async fn shrinking_is_allowed_over_quota<M: MetadataStore>(store: Arc<M>) -> Che
     ];
     commit(store.as_ref(), &scope, "d", &ops, 1).await?;
     // The limit was lowered below what is stored: deleting must still work...
-    let lowered = Quota {
-        max_bytes: 5,
-        max_files: 1,
-    };
-    let (_, out) = store
-        .commit(&scope, "d", &[delete("a.save", 1)], lowered, 2)
-        .await?;
+    let lowered = quota(5, 1);
+    let (_, out) = commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[delete("a.save", 1)],
+        lowered,
+        2,
+    )
+    .await?;
     ensure!(
         matches!(out[0], CommitOutcome::Committed { version: 2, .. }),
         "{out:?}"
@@ -128,9 +134,15 @@ async fn shrinking_is_allowed_over_quota<M: MetadataStore>(store: Arc<M>) -> Che
         "usage"
     );
     // ...and growing must not.
-    match store
-        .commit(&scope, "d", &[put("b.save", 1, b"bbbbbbbbbbb")], lowered, 3)
-        .await
+    match commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[put("b.save", 1, b"bbbbbbbbbbb")],
+        lowered,
+        3,
+    )
+    .await
     {
         Err(StorageError::QuotaExceeded(_)) => Ok(()),
         other => Err(CheckFailure(format!(

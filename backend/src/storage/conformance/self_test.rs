@@ -10,8 +10,8 @@ use sync_core::{ContentHash, SavePath};
 use super::{blob_check_names, run_blob_suite, run_metadata_suite};
 use crate::storage::sqlite::SqliteMetadataStore;
 use crate::storage::{
-    BlobStore, ByteStream, DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageError,
-    StorageResult, Usage, UserRecord,
+    BlobLease, BlobStore, ByteStream, DeviceRecord, LeaseRequest, MetadataStore, Quota,
+    RefreshRecord, Scope, StorageError, StorageResult, Usage, UserRecord,
 };
 
 /// A deliberately wrong store: retries every conflicting op against the current version,
@@ -122,6 +122,30 @@ impl MetadataStore for LastWriterWins {
     async fn usage(&self, s: &Scope) -> StorageResult<Usage> {
         self.0.usage(s).await
     }
+    async fn lease_blobs(
+        &self,
+        s: &Scope,
+        b: &[LeaseRequest],
+        e: UnixMillis,
+        m: u64,
+        p: UnixMillis,
+    ) -> StorageResult<Vec<ContentHash>> {
+        self.0.lease_blobs(s, b, e, m, p).await
+    }
+    async fn expired_leases(
+        &self,
+        s: &Scope,
+        c: UnixMillis,
+        l: usize,
+    ) -> StorageResult<Vec<BlobLease>> {
+        self.0.expired_leases(s, c, l).await
+    }
+    async fn start_collecting(&self, s: &Scope, l: &BlobLease) -> StorageResult<bool> {
+        self.0.start_collecting(s, l).await
+    }
+    async fn finish_collecting(&self, s: &Scope, h: &ContentHash) -> StorageResult<()> {
+        self.0.finish_collecting(s, h).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -174,6 +198,9 @@ async fn a_panicking_store_fails_checks_instead_of_aborting_the_suite() {
             _: &ContentHash,
         ) -> StorageResult<Option<(u64, ByteStream)>> {
             Ok(None)
+        }
+        async fn delete(&self, _: &Scope, _: &ContentHash) -> StorageResult<()> {
+            Ok(())
         }
     }
     let report = run_blob_suite(|| async { Broken }).await;

@@ -294,7 +294,7 @@ impl DynamoMetadataStore {
         Ok(true)
     }
 
-    async fn delete_items(&self, keys: &[(String, String)]) -> StorageResult<()> {
+    pub(super) async fn delete_items(&self, keys: &[(String, String)]) -> StorageResult<()> {
         for (pk, sk) in keys {
             self.client
                 .delete_item()

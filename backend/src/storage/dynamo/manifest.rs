@@ -15,24 +15,29 @@ use super::items::{
     BY_SEQ, Item, ItemExt, SCOPE_SK, SEQ, entry_from_item, file_item, file_sk, history_pk, key, n,
     s, scope_pk, version_from_item, version_item, version_sk,
 };
+use super::leases::{lease_from_item, lease_sk, renewal};
 use super::{DynamoMetadataStore, MAX_TRANSACTION_ITEMS, TxResult, build_err, unavailable};
 use crate::storage::commit_plan::{
-    CommitPlan, FileState, check_quota, plan_commit, restore_op, restored_entry,
+    CommitPlan, FileState, check_quota, plan_commit, restore_op, restored_entry, versions_to_prune,
 };
-use crate::storage::{Quota, Scope, StorageError, StorageResult, Usage};
+use crate::storage::{LeaseRequest, Quota, Retention, Scope, StorageError, StorageResult, Usage};
 
 /// How often a commit is planned again after losing a race before giving up.
 const MAX_ATTEMPTS: u32 = 200;
 /// Ops per transaction when a batch is too large for one (each op writes at most a
-/// version item and a file item, plus the scope item).
-const CHUNK_OPS: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
+/// version item, a file item and a lease renewal, plus the scope item).
+const CHUNK_OPS: usize = (MAX_TRANSACTION_ITEMS - 1) / 3;
 /// Concurrent reads when loading a batch's files.
 const READ_PARALLELISM: usize = 16;
 
-const UNLIMITED: Quota = Quota {
-    max_bytes: u64::MAX,
-    max_files: u64::MAX,
-};
+/// No size limits, with `retention`.
+fn unlimited(retention: Retention) -> Quota {
+    Quota {
+        max_bytes: u64::MAX,
+        max_files: u64::MAX,
+        retention,
+    }
+}
 
 /// The scope item as read: cursor and usage, and whether it exists.
 #[derive(Debug, Clone, Copy, Default)]
@@ -182,6 +187,7 @@ impl DynamoMetadataStore {
             let plan = self
                 .commit_atomically(scope, device_id, ops, quota, now)
                 .await?;
+            self.prune(scope, &plan, quota.retention, now).await?;
             return Ok((plan.cursor, plan.outcomes));
         }
         // Too large for one transaction: the quota is checked on the whole batch first,
@@ -196,8 +202,9 @@ impl DynamoMetadataStore {
         let mut outcomes = Vec::with_capacity(ops.len());
         for chunk in ops.chunks(CHUNK_OPS) {
             let plan = self
-                .commit_atomically(scope, device_id, chunk, UNLIMITED, now)
+                .commit_atomically(scope, device_id, chunk, unlimited(quota.retention), now)
                 .await?;
+            self.prune(scope, &plan, quota.retention, now).await?;
             cursor = plan.cursor;
             outcomes.extend(plan.outcomes);
         }
@@ -241,11 +248,70 @@ impl DynamoMetadataStore {
         if plan.writes_nothing() {
             return Ok(Attempt::Done(plan));
         }
-        let items = self.plan_items(scope, &row, &files, &plan)?;
+        let mut items = self.plan_items(scope, &row, &files, &plan)?;
+        items.extend(self.lease_renewals(scope, &plan, now).await?);
         match self.transact(items).await? {
             TxResult::Committed => Ok(Attempt::Done(plan)),
             TxResult::Cancelled(_) => Ok(Attempt::Lost),
         }
+    }
+
+    /// The renewal of every lease the plan's new versions need, conditioned on the lease as
+    /// read now; `BlobMissing` for a blob without one or one the collector holds.
+    async fn lease_renewals(
+        &self,
+        scope: &Scope,
+        plan: &CommitPlan,
+        now: UnixMillis,
+    ) -> StorageResult<Vec<TransactWriteItem>> {
+        let mut out = Vec::new();
+        for sha256 in plan.leased_blobs() {
+            let item = self.get(scope_pk(scope), &lease_sk(&sha256)).await?;
+            let lease = match item.as_ref().map(lease_from_item).transpose()? {
+                Some(l) if !l.lease.collecting => l.lease,
+                _ => return Err(StorageError::BlobMissing(sha256)),
+            };
+            out.push(renewal(
+                &self.table,
+                scope,
+                &sha256,
+                lease.size,
+                Some(lease.generation),
+                lease.expires_at.max(now),
+                false,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Drops the versions `retention` does not keep from the files the plan touched, after
+    /// leasing their blobs for the collector (a crash in between only leaves a lease).
+    async fn prune(
+        &self,
+        scope: &Scope,
+        plan: &CommitPlan,
+        retention: Retention,
+        now: UnixMillis,
+    ) -> StorageResult<()> {
+        if retention == Retention::KEEP_ALL {
+            return Ok(());
+        }
+        for path in plan.touched_paths() {
+            let versions = self.history(scope, &path).await?;
+            let current = versions.iter().find(|v| v.current).map(|v| v.version);
+            let dropped = versions_to_prune(&versions, current, retention, now);
+            if dropped.is_empty() {
+                continue;
+            }
+            let blobs: BTreeSet<_> = dropped.iter().map(|v| (v.sha256, v.size)).collect();
+            self.lease_for_collection(scope, &blobs, now).await?;
+            let keys: Vec<(String, String)> = dropped
+                .iter()
+                .map(|v| (history_pk(scope, &path), version_sk(v.version)))
+                .collect();
+            self.delete_items(&keys).await?;
+        }
+        Ok(())
     }
 
     /// The writes of a plan, each conditioned on what the plan read.
@@ -307,12 +373,25 @@ impl DynamoMetadataStore {
             return Ok(None);
         };
         let old = version_from_item(&item, None)?;
+        if !old.deleted {
+            // The restored version needs a lease like any commit; if the collector is
+            // deleting the blob, the version was pruned meanwhile.
+            let blob = LeaseRequest {
+                sha256: old.sha256,
+                size: old.size,
+                stored: true,
+            };
+            let collecting = self.lease_blobs(scope, &[blob], now, u64::MAX, now).await?;
+            if !collecting.is_empty() {
+                return Ok(None);
+            }
+        }
         let _queue = self.scope_lock(&scope_pk(scope)).await;
         for attempt in 0..MAX_ATTEMPTS {
             let current = self.load_file(scope, path).await?.state.current;
             let op = restore_op(path, &old, current.as_ref());
             if let Attempt::Done(plan) = self
-                .try_commit(scope, device_id, &[op], UNLIMITED, now)
+                .try_commit(scope, device_id, &[op], unlimited(Retention::KEEP_ALL), now)
                 .await?
             {
                 // A conflict means the file moved between the two reads: go again.

@@ -9,6 +9,7 @@
 
 mod accounts;
 pub mod items;
+mod leases;
 mod manifest;
 mod store;
 

@@ -9,7 +9,8 @@ use sync_core::{ContentHash, SavePath};
 
 use super::DynamoMetadataStore;
 use crate::storage::{
-    DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageResult, Usage, UserRecord,
+    BlobLease, DeviceRecord, LeaseRequest, MetadataStore, Quota, RefreshRecord, Scope,
+    StorageResult, Usage, UserRecord,
 };
 
 #[async_trait]
@@ -137,5 +138,34 @@ impl MetadataStore for DynamoMetadataStore {
 
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {
         DynamoMetadataStore::usage(self, scope).await
+    }
+
+    async fn lease_blobs(
+        &self,
+        scope: &Scope,
+        blobs: &[LeaseRequest],
+        expires_at: UnixMillis,
+        max_pending: u64,
+        pending_since: UnixMillis,
+    ) -> StorageResult<Vec<ContentHash>> {
+        DynamoMetadataStore::lease_blobs(self, scope, blobs, expires_at, max_pending, pending_since)
+            .await
+    }
+
+    async fn expired_leases(
+        &self,
+        scope: &Scope,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<BlobLease>> {
+        DynamoMetadataStore::expired_leases(self, scope, cutoff, limit).await
+    }
+
+    async fn start_collecting(&self, scope: &Scope, lease: &BlobLease) -> StorageResult<bool> {
+        DynamoMetadataStore::start_collecting(self, scope, lease).await
+    }
+
+    async fn finish_collecting(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()> {
+        DynamoMetadataStore::finish_collecting(self, scope, sha256).await
     }
 }

@@ -22,8 +22,9 @@ use self::publish::{TempFile, publish};
 use super::ids::is_safe_id;
 use super::{BlobStore, ByteStream, Scope, StorageError, StorageResult};
 
-/// Temp files older than this are leftovers of a crash and are removed at open.
-const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// Temp files untouched this long are leftovers of a crash (an upload in progress writes at
+/// least once per body-chunk timeout): removed at open and by every sweep.
+const STALE_TEMP: Duration = Duration::from_secs(10 * 60);
 /// Read size when streaming a blob out.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -65,7 +66,7 @@ impl FileBlobStore {
         let blobs = root.join("blobs");
         let tmp = blobs.join(".tmp");
         std::fs::create_dir_all(&tmp).map_err(|e| io_err("cannot create", &tmp, e))?;
-        remove_stale_temps(&tmp)?;
+        remove_temps_older_than(&tmp, STALE_TEMP)?;
         Ok(Self {
             blobs,
             tmp,
@@ -111,7 +112,7 @@ impl FileBlobStore {
     }
 }
 
-fn remove_stale_temps(tmp: &Path) -> StorageResult<()> {
+fn remove_temps_older_than(tmp: &Path, age: Duration) -> StorageResult<()> {
     let entries = std::fs::read_dir(tmp).map_err(|e| io_err("cannot list", tmp, e))?;
     let now = SystemTime::now();
     for entry in entries.flatten() {
@@ -119,7 +120,7 @@ fn remove_stale_temps(tmp: &Path) -> StorageResult<()> {
         let stale = entry
             .metadata()
             .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP);
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= age);
         if stale && path.extension().is_some_and(|x| x == "part") {
             // Best effort: a leftover we cannot remove is only wasted space.
             let _ = std::fs::remove_file(&path);
@@ -240,6 +241,22 @@ impl BlobStore for FileBlobStore {
             .await
             .map_err(|e| io_err("cannot flush", &temp.path, e))?;
         publish(temp, self.blobs.clone(), final_path).await
+    }
+
+    async fn remove_stale_uploads(&self) -> StorageResult<()> {
+        let tmp = self.tmp.clone();
+        tokio::task::spawn_blocking(move || remove_temps_older_than(&tmp, STALE_TEMP))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("temp sweep failed: {e}")))?
+    }
+
+    async fn delete(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()> {
+        let path = self.blob_path(scope, sha256)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("cannot delete", &path, e)),
+        }
     }
 
     async fn get(

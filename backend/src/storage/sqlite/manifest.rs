@@ -10,13 +10,14 @@ use sync_core::protocol::{
     CommitOp, CommitOutcome, Entry, HistoryVersion, Seq, UnixMillis, Version,
 };
 
+use super::leases::{lease_for_collection, renew_for_commit};
 use super::rows::{
     ENTRY_COLUMNS, VERSION_COLUMNS, db_err, entry_from_row, meta_json, version_from_row,
 };
 use crate::storage::commit_plan::{
-    CommitPlan, FileState, check_quota, plan_commit, restore_op, restored_entry,
+    CommitPlan, FileState, check_quota, plan_commit, restore_op, restored_entry, versions_to_prune,
 };
-use crate::storage::{Quota, Scope, StorageResult, Usage};
+use crate::storage::{Quota, Retention, Scope, StorageResult, Usage};
 
 /// The scope's cursor and live usage (zero for a scope never written).
 fn scope_row(conn: &Connection, scope: &Scope) -> StorageResult<(Seq, Usage)> {
@@ -112,8 +113,19 @@ pub fn history(
     path: &SavePath,
 ) -> StorageResult<Vec<HistoryVersion>> {
     let tx = conn.transaction().map_err(db_err)?;
-    let current = current_entry(&tx, scope, path)?.map(|e| e.version);
-    let versions = tx
+    let (_, versions) = versions_of(&tx, scope, path)?;
+    tx.finish().map_err(db_err)?;
+    Ok(versions)
+}
+
+/// A file's current version and every version it has, newest first.
+fn versions_of(
+    conn: &Connection,
+    scope: &Scope,
+    path: &SavePath,
+) -> StorageResult<(Option<Version>, Vec<HistoryVersion>)> {
+    let current = current_entry(conn, scope, path)?.map(|e| e.version);
+    let versions = conn
         .prepare_cached(&format!(
             "SELECT {VERSION_COLUMNS} FROM versions
              WHERE user_id = ?1 AND game = ?2 AND path = ?3 ORDER BY version DESC"
@@ -126,8 +138,38 @@ pub fn history(
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(db_err)?;
-    tx.finish().map_err(db_err)?;
-    Ok(versions)
+    Ok((current, versions))
+}
+
+/// Drops the versions `retention` does not keep from the history of `paths`, leasing their
+/// blobs for the collector.
+fn prune(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    paths: impl IntoIterator<Item = SavePath>,
+    retention: Retention,
+    now: UnixMillis,
+) -> StorageResult<()> {
+    for path in paths {
+        let (current, versions) = versions_of(tx, scope, &path)?;
+        for old in versions_to_prune(&versions, current, retention, now) {
+            lease_for_collection(tx, scope, &old.sha256, old.size, now)?;
+            tx.prepare_cached(
+                "DELETE FROM versions
+                 WHERE user_id = ?1 AND game = ?2 AND path = ?3 AND version = ?4",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    scope.user_id,
+                    scope.game.as_str(),
+                    path.as_str(),
+                    old.version
+                ])
+            })
+            .map_err(db_err)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn commit(
@@ -147,7 +189,9 @@ pub fn commit(
     })?;
     // Refused: the transaction rolls back on drop and nothing was written.
     check_quota(before, plan.usage, quota)?;
+    renew_for_commit(&tx, scope, &plan.leased_blobs(), now)?;
     write_plan(&tx, scope, &plan)?;
+    prune(&tx, scope, plan.touched_paths(), quota.retention, now)?;
     tx.commit().map_err(db_err)?;
     Ok((plan.cursor, plan.outcomes))
 }

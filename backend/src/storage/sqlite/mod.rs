@@ -7,6 +7,7 @@
 //! async mutex, so hundreds of waiting clients hold no blocking-pool threads.
 
 mod accounts;
+mod leases;
 mod manifest;
 mod rows;
 pub mod schema;

@@ -12,7 +12,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only: never edit a
 /// migration that has shipped.
-const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_DEVICE_KEYS];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_DEVICE_KEYS, V3_BLOB_LEASES];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -101,6 +101,26 @@ CREATE TABLE versions (
 /// Each device's Ren'Py save-token verifying keys, a JSON array of base64 strings.
 const V2_DEVICE_KEYS: &str = r#"
 ALTER TABLE devices ADD COLUMN renpy_keys TEXT NOT NULL DEFAULT '[]';
+"#;
+
+/// Leases keep uploaded blobs from the garbage collector until a version refers to them
+/// (see `storage::BlobLease`); the index on versions answers "does anything refer to it".
+const V3_BLOB_LEASES: &str = r#"
+CREATE TABLE blob_leases (
+    user_id    TEXT NOT NULL,
+    game       TEXT NOT NULL,
+    sha256     BLOB NOT NULL,
+    size       INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    -- 1 until a commit refers to the blob: counted against the pending-upload budget
+    pending    INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    -- 1 once the collector took it over: the blob is being deleted
+    collecting INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, game, sha256)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX blob_leases_by_expiry ON blob_leases(expires_at);
+CREATE INDEX versions_by_blob ON versions(user_id, game, sha256);
 "#;
 
 /// Settings every connection needs.

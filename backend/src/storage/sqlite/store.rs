@@ -8,9 +8,10 @@ use sync_core::protocol::{
 use sync_core::{ContentHash, SavePath};
 
 use super::rows::db_err;
-use super::{SqliteMetadataStore, accounts, manifest};
+use super::{SqliteMetadataStore, accounts, leases, manifest};
 use crate::storage::{
-    DeviceRecord, MetadataStore, Quota, RefreshRecord, Scope, StorageResult, Usage, UserRecord,
+    BlobLease, DeviceRecord, LeaseRequest, MetadataStore, Quota, RefreshRecord, Scope,
+    StorageResult, Usage, UserRecord,
 };
 
 #[async_trait]
@@ -177,5 +178,52 @@ impl MetadataStore for SqliteMetadataStore {
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {
         let scope = scope.clone();
         self.read(move |conn| manifest::usage(conn, &scope)).await
+    }
+
+    async fn lease_blobs(
+        &self,
+        scope: &Scope,
+        blobs: &[LeaseRequest],
+        expires_at: UnixMillis,
+        max_pending: u64,
+        pending_since: UnixMillis,
+    ) -> StorageResult<Vec<ContentHash>> {
+        let (scope, blobs) = (scope.clone(), blobs.to_vec());
+        self.write(move |conn| {
+            leases::lease_blobs(conn, &scope, &blobs, expires_at, max_pending, pending_since)
+        })
+        .await
+    }
+
+    async fn expired_leases(
+        &self,
+        scope: &Scope,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<BlobLease>> {
+        let scope = scope.clone();
+        self.read(move |conn| leases::expired_leases(conn, &scope, cutoff, limit))
+            .await
+    }
+
+    async fn scopes_with_expired_leases(
+        &self,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<Scope>> {
+        self.read(move |conn| leases::scopes_with_expired_leases(conn, cutoff, limit))
+            .await
+    }
+
+    async fn start_collecting(&self, scope: &Scope, lease: &BlobLease) -> StorageResult<bool> {
+        let (scope, lease) = (scope.clone(), lease.clone());
+        self.write(move |conn| leases::start_collecting(conn, &scope, &lease))
+            .await
+    }
+
+    async fn finish_collecting(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()> {
+        let (scope, sha256) = (scope.clone(), *sha256);
+        self.write(move |conn| leases::finish_collecting(conn, &scope, &sha256))
+            .await
     }
 }
