@@ -90,6 +90,8 @@ pub struct Ttls {
     pub download_url: Duration,
     /// How long after its upload URL expired an uncommitted blob is deleted.
     pub orphan_grace: Duration,
+    /// A rotated refresh token replayed later than this signs its device out.
+    pub refresh_replay_grace: Duration,
 }
 
 impl Default for Ttls {
@@ -101,6 +103,7 @@ impl Default for Ttls {
             upload_url: Duration::from_secs(5 * 60),
             download_url: Duration::from_secs(10 * 60),
             orphan_grace: Duration::from_secs(10 * 60),
+            refresh_replay_grace: Duration::from_secs(30),
         }
     }
 }
@@ -243,6 +246,10 @@ pub struct Cli {
     /// deleted (its bytes count against the game's quota until then).
     #[arg(long, env = "RENPY_CLOUD_ORPHAN_GRACE_SECS", default_value_t = Ttls::default().orphan_grace.as_secs())]
     pub orphan_grace_secs: u64,
+    /// Seconds after a refresh token's rotation during which replaying it is refused without
+    /// signing the device out (a client's retry); later, a replay signs the device out.
+    #[arg(long, env = "RENPY_CLOUD_REFRESH_REPLAY_GRACE_SECS", default_value_t = Ttls::default().refresh_replay_grace.as_secs())]
+    pub refresh_replay_grace_secs: u64,
     /// Seconds between two sweeps for uncommitted and pruned blobs.
     #[arg(long, env = "RENPY_CLOUD_GC_INTERVAL_SECS", default_value_t = 60)]
     pub gc_interval_secs: u64,
@@ -305,6 +312,7 @@ impl Cli {
                 upload_url: Duration::from_secs(self.upload_url_ttl_secs.max(1)),
                 download_url: Duration::from_secs(self.download_url_ttl_secs.max(1)),
                 orphan_grace: Duration::from_secs(self.orphan_grace_secs),
+                refresh_replay_grace: Duration::from_secs(self.refresh_replay_grace_secs),
             },
             ..ApiConfig::new(&public_url)
         }

@@ -1,17 +1,20 @@
 //! Accounts and sessions: signup, login, refresh (rotating), logout.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use sync_core::ContentHash;
 use sync_core::client::ErrorCode;
 use sync_core::protocol::{Credentials, RefreshRequest, TokenResponse};
 
 use super::accounts::SignIn;
 use super::error::{ApiError, ApiResult};
-use super::expiry;
 use super::extract::{ApiJson, ClientIp};
 use super::ratelimit::retry_after_secs;
 use super::tokens::{random_token, secret_hash};
+use super::{ago, expiry};
 use crate::app::AppState;
 use crate::storage::{DeviceRecord, RefreshRecord, UserRecord};
 
@@ -192,17 +195,59 @@ pub fn invalid_refresh() -> ApiError {
     }
 }
 
-/// `POST /v1/auth/refresh`: single use; answers a new access and refresh token.
+/// How long a rotated refresh token is remembered, to recognise a replay.
+const SPENT_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A refresh token that is not live: if it is one already rotated, someone holds a copy, so the
+/// device is signed out (OAuth 2.1's refresh-token reuse detection). A replay within
+/// `Ttls::refresh_replay_grace` of the rotation is taken for the client's own retry (a lost
+/// answer, two tabs refreshing at once): refused, but the device stays signed in.
+async fn refuse_refresh(state: &AppState, token: &ContentHash) -> ApiResult<ApiError> {
+    let now = state.now();
+    if let Some((record, spent_at)) = state.meta.spent_refresh_token(token, now).await?
+        && spent_at < ago(now, state.config.ttls.refresh_replay_grace)
+    {
+        tracing::warn!(
+            device = %record.device_id,
+            "a rotated refresh token was replayed: signing the device out"
+        );
+        state
+            .meta
+            .delete_device(&record.user_id, &record.device_id)
+            .await?;
+        state
+            .accounts
+            .device_removed(state, &record.device_id)
+            .await?;
+    }
+    Ok(invalid_refresh())
+}
+
+/// `POST /v1/auth/refresh`: single use; answers a new access and refresh token. Replaying a
+/// rotated token signs its device out.
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let record = state
+    let token = secret_hash(&req.refresh_token);
+    let Some(record) = state.meta.take_refresh_token(&token).await? else {
+        return Err(refuse_refresh(&state, &token).await?);
+    };
+    let now = state.now();
+    if record.expires_at <= now {
+        return Err(invalid_refresh());
+    }
+    let spent = RefreshRecord {
+        expires_at: record.expires_at.min(expiry(now, SPENT_MEMORY)),
+        ..record.clone()
+    };
+    if let Err(e) = state
         .meta
-        .take_refresh_token(&secret_hash(&req.refresh_token))
-        .await?
-        .filter(|r| r.expires_at > state.now())
-        .ok_or_else(invalid_refresh)?;
+        .put_spent_refresh_token(&token, &spent, now)
+        .await
+    {
+        // Only replay detection is lost; the player's session goes on.
+        tracing::warn!("cannot remember a rotated refresh token: {e}");
+    }
     let device = state
         .meta
         .device(&record.device_id)

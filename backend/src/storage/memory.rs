@@ -35,6 +35,8 @@ struct MetaState {
     usernames: HashMap<String, String>,
     devices: HashMap<String, DeviceRecord>,
     refresh: HashMap<ContentHash, RefreshRecord>,
+    /// Rotated tokens and when they were spent.
+    spent_refresh: HashMap<ContentHash, (RefreshRecord, UnixMillis)>,
     pairing: HashMap<ContentHash, (String, UnixMillis)>,
     ledgers: HashMap<Scope, MemoryLedger>,
     leases: HashMap<(Scope, ContentHash), LeaseRow>,
@@ -273,6 +275,34 @@ impl MetadataStore for MemoryMetadataStore {
         token_sha256: &ContentHash,
     ) -> StorageResult<Option<RefreshRecord>> {
         Ok(self.state()?.refresh.remove(token_sha256))
+    }
+
+    async fn put_spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        record: &RefreshRecord,
+        spent_at: UnixMillis,
+    ) -> StorageResult<()> {
+        let mut state = self.state()?;
+        if state.devices.contains_key(&record.device_id) {
+            state
+                .spent_refresh
+                .insert(*token_sha256, (record.clone(), spent_at));
+        }
+        Ok(())
+    }
+
+    async fn spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(RefreshRecord, UnixMillis)>> {
+        let state = self.state()?;
+        Ok(state
+            .spent_refresh
+            .get(token_sha256)
+            .filter(|(r, _)| r.expires_at >= now && state.devices.contains_key(&r.device_id))
+            .cloned())
     }
 
     async fn put_pairing_code(

@@ -224,6 +224,20 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         token_sha256: &ContentHash,
     ) -> StorageResult<Option<RefreshRecord>>;
+    /// Remembers a rotated refresh token, spent at `spent_at`, until `record.expires_at`, so
+    /// that a replay is recognised (and the device signed out). Forgotten with the device.
+    async fn put_spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        record: &RefreshRecord,
+        spent_at: UnixMillis,
+    ) -> StorageResult<()>;
+    /// The record of a rotated refresh token still remembered at `now`, and when it was spent.
+    async fn spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(RefreshRecord, UnixMillis)>>;
 
     async fn put_pairing_code(
         &self,

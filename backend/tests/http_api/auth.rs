@@ -84,6 +84,33 @@ fn signup_login_refresh_logout() {
 }
 
 #[test]
+fn a_replayed_refresh_token_signs_the_device_out() {
+    // Without the grace a client's own retry gets, every replay counts as theft.
+    let server = Server::start(&["--refresh-replay-grace-secs", "0"]);
+    let anon = server.client();
+    let (alice, first) = anon.signup("alice");
+    let resp = anon.login("alice", "correct horse");
+    resp.expect_status(200);
+    let phone: TokenResponse = resp.json();
+    let refresh = |token: &str| anon.post("/v1/auth/refresh", &json!({ "refresh_token": token }));
+    let resp = refresh(&phone.refresh_token);
+    resp.expect_status(200);
+    let rotated: TokenResponse = resp.json();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    // Someone replays the spent token: refused, and the device it belongs to is signed out,
+    // so the copy the thief may already have rotated dies too.
+    refresh(&phone.refresh_token).expect_error(401, "invalid_refresh_token");
+    refresh(&rotated.refresh_token).expect_error(401, "invalid_refresh_token");
+    anon.with_token(&rotated.access_token)
+        .get("/v1/devices")
+        .expect_error(401, "unauthorized");
+    // The account's other device is untouched.
+    alice.get("/v1/devices").expect_status(200);
+    refresh(&first.refresh_token).expect_status(200);
+}
+
+#[test]
 fn signup_validates_username_password_and_device_name() {
     let server = Server::start(&[]);
     let anon = server.client();

@@ -27,6 +27,10 @@ pub fn checks<M: MetadataStore>() -> Vec<Check<M>> {
         ("refresh_tokens_are_single_use", |s| {
             Box::pin(refresh_tokens_are_single_use(s))
         }),
+        (
+            "spent_refresh_tokens_are_remembered_with_their_device",
+            |s| Box::pin(spent_refresh_tokens_are_remembered_with_their_device(s)),
+        ),
         ("pairing_codes_are_single_use", |s| {
             Box::pin(pairing_codes_are_single_use(s))
         }),
@@ -271,6 +275,44 @@ async fn refresh_tokens_are_single_use<M: MetadataStore>(store: Arc<M>) -> Check
         "first take"
     );
     ensure_eq!(store.take_refresh_token(&token).await?, None, "second take");
+    Ok(())
+}
+
+async fn spent_refresh_tokens_are_remembered_with_their_device<M: MetadataStore>(
+    store: Arc<M>,
+) -> CheckResult {
+    let user = store.create_user(&unique("dora")?, "h", 1).await?;
+    let device = store.create_device(&user.user_id, "d", 1).await?;
+    let token = random_digest()?;
+    let record = RefreshRecord {
+        user_id: user.user_id.clone(),
+        device_id: device.device_id.clone(),
+        expires_at: 10_000,
+    };
+    store.put_spent_refresh_token(&token, &record, 500).await?;
+    ensure_eq!(
+        store.spent_refresh_token(&token, 9_999).await?,
+        Some((record.clone(), 500)),
+        "remembered until it expires"
+    );
+    ensure_eq!(
+        store.spent_refresh_token(&token, 10_001).await?,
+        None,
+        "forgotten after"
+    );
+    ensure_eq!(
+        store.spent_refresh_token(&random_digest()?, 1).await?,
+        None,
+        "an unknown token"
+    );
+    store
+        .delete_device(&user.user_id, &device.device_id)
+        .await?;
+    ensure_eq!(
+        store.spent_refresh_token(&token, 9_999).await?,
+        None,
+        "forgotten with its device"
+    );
     Ok(())
 }
 

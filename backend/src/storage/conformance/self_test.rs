@@ -58,6 +58,21 @@ impl MetadataStore for LastWriterWins {
     async fn put_refresh_token(&self, t: &ContentHash, r: &RefreshRecord) -> StorageResult<()> {
         self.0.put_refresh_token(t, r).await
     }
+    async fn put_spent_refresh_token(
+        &self,
+        t: &ContentHash,
+        r: &RefreshRecord,
+        at: UnixMillis,
+    ) -> StorageResult<()> {
+        self.0.put_spent_refresh_token(t, r, at).await
+    }
+    async fn spent_refresh_token(
+        &self,
+        t: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(RefreshRecord, UnixMillis)>> {
+        self.0.spent_refresh_token(t, now).await
+    }
     async fn take_refresh_token(&self, t: &ContentHash) -> StorageResult<Option<RefreshRecord>> {
         self.0.take_refresh_token(t).await
     }

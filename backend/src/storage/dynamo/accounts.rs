@@ -7,8 +7,9 @@ use sync_core::ContentHash;
 use sync_core::protocol::UnixMillis;
 
 use super::items::{
-    DEVICE_SK, Item, ItemExt, PAIR_SK, REFRESH_SK, SK, TTL, UNAME_SK, USER_SK, device_pk,
-    device_pointer_sk, key, n, pairing_pk, refresh_pk, refresh_pointer_sk, s, user_pk, username_pk,
+    DEVICE_SK, Item, ItemExt, PAIR_SK, REFRESH_SK, SK, SPENT_SK, TTL, UNAME_SK, USER_SK, device_pk,
+    device_pointer_sk, key, n, pairing_pk, refresh_pk, refresh_pointer_sk, s, spent_refresh_pk,
+    user_pk, username_pk,
 };
 use super::{DynamoMetadataStore, TxResult, build_err, is_condition_failure, unavailable};
 use crate::storage::ids::{new_id, username_key};
@@ -374,6 +375,48 @@ impl DynamoMetadataStore {
         self.delete_items(&[(device_pk(&record.device_id), refresh_pointer_sk(token))])
             .await?;
         Ok(Some(record))
+    }
+
+    /// One item with a TTL; forgotten with the device by checking the device when read.
+    pub(super) async fn put_spent_refresh_token(
+        &self,
+        token: &ContentHash,
+        record: &RefreshRecord,
+        spent_at: UnixMillis,
+    ) -> StorageResult<()> {
+        let mut item = key(spent_refresh_pk(token), SPENT_SK);
+        item.insert("user_id".into(), s(&record.user_id));
+        item.insert("device_id".into(), s(&record.device_id));
+        item.insert("expires_at".into(), n(record.expires_at));
+        item.insert("spent_at".into(), n(spent_at));
+        item.insert(TTL.into(), n(ttl_seconds(record.expires_at)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("remember a spent refresh token", e))?;
+        Ok(())
+    }
+
+    pub(super) async fn spent_refresh_token(
+        &self,
+        token: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(RefreshRecord, UnixMillis)>> {
+        let Some(item) = self.get(spent_refresh_pk(token), SPENT_SK).await? else {
+            return Ok(None);
+        };
+        let record = RefreshRecord {
+            user_id: item.str_attr("user_id")?,
+            device_id: item.str_attr("device_id")?,
+            expires_at: item.num("expires_at")?,
+        };
+        if record.expires_at < now || self.device(&record.device_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some((record, item.num("spent_at")?)))
     }
 
     pub(super) async fn put_pairing_code(

@@ -82,6 +82,11 @@ pub fn refresh_pk(token: &ContentHash) -> String {
     format!("REFRESH#{}", token.to_hex())
 }
 pub const REFRESH_SK: &str = "REFRESH";
+/// A rotated refresh token, remembered to recognise a replay.
+pub fn spent_refresh_pk(token: &ContentHash) -> String {
+    format!("SPENT#{}", token.to_hex())
+}
+pub const SPENT_SK: &str = "SPENT";
 /// In a device's partition: one pointer per refresh token, so deleting a device finds them.
 pub fn refresh_pointer_sk(token: &ContentHash) -> String {
     format!("REFRESH#{}", token.to_hex())

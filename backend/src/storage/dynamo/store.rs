@@ -85,6 +85,23 @@ impl MetadataStore for DynamoMetadataStore {
         DynamoMetadataStore::take_refresh_token(self, token_sha256).await
     }
 
+    async fn put_spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        record: &RefreshRecord,
+        spent_at: UnixMillis,
+    ) -> StorageResult<()> {
+        DynamoMetadataStore::put_spent_refresh_token(self, token_sha256, record, spent_at).await
+    }
+
+    async fn spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(RefreshRecord, UnixMillis)>> {
+        DynamoMetadataStore::spent_refresh_token(self, token_sha256, now).await
+    }
+
     async fn put_pairing_code(
         &self,
         code_sha256: &ContentHash,

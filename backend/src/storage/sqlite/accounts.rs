@@ -207,6 +207,61 @@ pub fn take_refresh_token(
     .map_err(db_err)
 }
 
+pub fn put_spent_refresh_token(
+    conn: &Connection,
+    token_sha256: &ContentHash,
+    record: &RefreshRecord,
+    spent_at: UnixMillis,
+) -> StorageResult<()> {
+    // The device's forgotten ones go first: at most one row per rotation in the window.
+    conn.prepare_cached(
+        "DELETE FROM spent_refresh_tokens WHERE device_id = ?1 AND keep_until < ?2",
+    )
+    .and_then(|mut s| s.execute(params![record.device_id, spent_at]))
+    .map_err(db_err)?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO spent_refresh_tokens
+             (token_sha256, user_id, device_id, spent_at, keep_until)
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = ?3)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            token_sha256.0,
+            record.user_id,
+            record.device_id,
+            spent_at,
+            record.expires_at
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub fn spent_refresh_token(
+    conn: &Connection,
+    token_sha256: &ContentHash,
+    now: UnixMillis,
+) -> StorageResult<Option<(RefreshRecord, UnixMillis)>> {
+    conn.prepare_cached(
+        "SELECT user_id, device_id, keep_until, spent_at FROM spent_refresh_tokens
+         WHERE token_sha256 = ?1 AND keep_until >= ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![token_sha256.0, now], |row| {
+            Ok((
+                RefreshRecord {
+                    user_id: row.get(0)?,
+                    device_id: row.get(1)?,
+                    expires_at: row.get(2)?,
+                },
+                row.get(3)?,
+            ))
+        })
+        .optional()
+    })
+    .map_err(db_err)
+}
+
 pub fn put_pairing_code(
     conn: &Connection,
     code_sha256: &ContentHash,

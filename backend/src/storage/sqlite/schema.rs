@@ -12,7 +12,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only: never edit a
 /// migration that has shipped.
-const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_DEVICE_KEYS, V3_BLOB_LEASES];
+const MIGRATIONS: &[&str] = &[
+    V1_INITIAL,
+    V2_DEVICE_KEYS,
+    V3_BLOB_LEASES,
+    V4_SPENT_REFRESH_TOKENS,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -121,6 +126,19 @@ CREATE TABLE blob_leases (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX blob_leases_by_expiry ON blob_leases(expires_at);
 CREATE INDEX versions_by_blob ON versions(user_id, game, sha256);
+"#;
+
+/// Rotated refresh tokens, kept for a while so that a replay (a stolen token used after
+/// its owner, or the other way round) signs the device out.
+const V4_SPENT_REFRESH_TOKENS: &str = r#"
+CREATE TABLE spent_refresh_tokens (
+    token_sha256 BLOB PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    device_id    TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    spent_at     INTEGER NOT NULL,
+    keep_until   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX spent_refresh_tokens_by_device ON spent_refresh_tokens(device_id, keep_until);
 "#;
 
 /// Settings every connection needs.

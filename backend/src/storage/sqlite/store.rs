@@ -112,6 +112,27 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
+    async fn put_spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        record: &RefreshRecord,
+        spent_at: UnixMillis,
+    ) -> StorageResult<()> {
+        let (token, record) = (*token_sha256, record.clone());
+        self.write(move |conn| accounts::put_spent_refresh_token(conn, &token, &record, spent_at))
+            .await
+    }
+
+    async fn spent_refresh_token(
+        &self,
+        token_sha256: &ContentHash,
+        now: UnixMillis,
+    ) -> StorageResult<Option<(RefreshRecord, UnixMillis)>> {
+        let token = *token_sha256;
+        self.read(move |conn| accounts::spent_refresh_token(conn, &token, now))
+            .await
+    }
+
     async fn put_pairing_code(
         &self,
         code_sha256: &ContentHash,
