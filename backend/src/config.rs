@@ -22,6 +22,8 @@ pub struct Limits {
     pub max_meta_bytes: usize,
     /// Most ops in one commit.
     pub max_batch_ops: usize,
+    /// Most entries in one `changes` or `manifest` answer (more follow in pages).
+    pub page_entries: usize,
     /// Largest JSON request body.
     pub max_json_body: usize,
     /// Blob uploads streamed at once, server-wide; more wait for a slot.
@@ -46,6 +48,7 @@ impl Default for Limits {
             // `_custom` fields.
             max_meta_bytes: 16 * 1024,
             max_batch_ops: 1000,
+            page_entries: 1000,
             max_json_body: 1024 * 1024,
             upload_slots: 32,
             uploads_per_user: 4,
@@ -184,6 +187,9 @@ pub struct Cli {
     /// Largest single file (blob) in bytes.
     #[arg(long, env = "RENPY_CLOUD_MAX_FILE_SIZE", default_value_t = Limits::default().max_file_size)]
     pub max_file_size: u64,
+    /// Most entries in one `changes` or `manifest` answer; more follow in pages.
+    #[arg(long, env = "RENPY_CLOUD_PAGE_ENTRIES", default_value_t = Limits::default().page_entries)]
+    pub page_entries: usize,
     /// Largest save metadata (JSON bytes) of one file version.
     #[arg(long, env = "RENPY_CLOUD_MAX_META_BYTES", default_value_t = Limits::default().max_meta_bytes)]
     pub max_meta_bytes: usize,
@@ -284,6 +290,7 @@ impl Cli {
                 max_game_files: self.max_game_files,
                 max_file_size: self.max_file_size,
                 max_meta_bytes: self.max_meta_bytes,
+                page_entries: self.page_entries.max(1),
                 upload_slots: self.upload_slots.max(1),
                 uploads_per_user: self.uploads_per_user.max(1),
                 upload_wait: Duration::from_secs(self.upload_wait_secs),

@@ -123,6 +123,9 @@ pub struct ChangesResponse {
     pub cursor: Seq,
     /// Current entries whose `seq > since`, tombstones included, ordered by `seq`.
     pub changes: Vec<Entry>,
+    /// The answer is one page: ask again with `since = cursor` for the rest.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more: bool,
     /// Signed download URL per content hash for every non-deleted entry in `changes`.
     #[serde(default)]
     pub downloads: BTreeMap<ContentHash, String>,
@@ -220,6 +223,13 @@ pub struct DownloadResponse {
 pub struct ManifestResponse {
     pub cursor: Seq,
     pub entries: Vec<Entry>,
+    /// The answer is one page: ask `changes` with `since = cursor` for the rest.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One stored version of a file.

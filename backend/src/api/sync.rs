@@ -137,11 +137,15 @@ pub async fn changes(
     }
     let scope = auth.scope(&game);
     let uploads = lease_uploads(&state, &scope, &req.uploads).await?;
-    let (cursor, changes) = state.meta.changes_since(&scope, req.since).await?;
+    let (cursor, changes, more) = state
+        .meta
+        .changes_page(&scope, req.since, state.config.limits.page_entries)
+        .await?;
     let downloads = entry_downloads(&state, &scope, &changes).await?;
     Ok(Json(ChangesResponse {
         cursor,
         changes,
+        more,
         downloads,
         uploads,
     }))
@@ -209,14 +213,22 @@ pub async fn commit(
     Ok(Json(CommitResponse { cursor, results }))
 }
 
-/// `GET /v1/games/{game}/manifest`: every current entry, tombstones included.
+/// `GET /v1/games/{game}/manifest`: every current entry, tombstones included (the first page;
+/// `changes` from its cursor gives the rest).
 pub async fn manifest(
     State(state): State<AppState>,
     auth: Authed,
     GamePath(game): GamePath,
 ) -> ApiResult<Json<ManifestResponse>> {
-    let (cursor, entries) = state.meta.changes_since(&auth.scope(&game), None).await?;
-    Ok(Json(ManifestResponse { cursor, entries }))
+    let (cursor, entries, more) = state
+        .meta
+        .changes_page(&auth.scope(&game), None, state.config.limits.page_entries)
+        .await?;
+    Ok(Json(ManifestResponse {
+        cursor,
+        entries,
+        more,
+    }))
 }
 
 /// `POST /v1/games/{game}/downloads`: signed URLs for blobs this game holds; others are left out.

@@ -259,6 +259,17 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &Scope,
         since: Option<Seq>,
     ) -> StorageResult<(Seq, Vec<Entry>)>;
+    /// At most `limit` entries of [`Self::changes_since`]; when more follow, the cursor is the
+    /// `seq` of the last one returned and the flag is `true`.
+    async fn changes_page(
+        &self,
+        scope: &Scope,
+        since: Option<Seq>,
+        limit: usize,
+    ) -> StorageResult<(Seq, Vec<Entry>, bool)> {
+        let (cursor, entries) = self.changes_since(scope, since).await?;
+        Ok(page_of(cursor, entries, limit))
+    }
     /// Applies ops in order, each atomically with [`sync_core::ledger::decide`]; returns the new
     /// cursor and one outcome per op. Before applying anything, checks that `quota` holds for
     /// the result and fails with `QuotaExceeded` (nothing applied) if not. Blob presence is
@@ -327,6 +338,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn start_collecting(&self, scope: &Scope, lease: &BlobLease) -> StorageResult<bool>;
     /// Forgets a lease taken over by [`Self::start_collecting`] once its blob is deleted.
     async fn finish_collecting(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<()>;
+}
+
+/// The first `limit` of `entries` (ordered by `seq`) as a page of a feed at `cursor`.
+pub fn page_of(cursor: Seq, mut entries: Vec<Entry>, limit: usize) -> (Seq, Vec<Entry>, bool) {
+    if entries.len() <= limit {
+        return (cursor, entries, false);
+    }
+    entries.truncate(limit.max(1));
+    let last = entries.last().map_or(cursor, |e| e.seq);
+    (last, entries, true)
 }
 
 /// A stream of body chunks.

@@ -1,9 +1,9 @@
-//! History and metadata cannot grow without bound (issue 11, item 3): a retention policy set
+//! History, metadata and answers cannot grow without bound (issue 11, item 3): a retention policy set
 //! by flags prunes old versions, and oversized save metadata is refused.
 
 use std::collections::BTreeMap;
 
-use sync_core::protocol::{CommitAction, HistoryResponse};
+use sync_core::protocol::{ChangesRequest, ChangesResponse, CommitAction, HistoryResponse};
 use sync_core::savemeta::SaveMeta;
 
 use crate::common::{Server, put_op};
@@ -57,4 +57,43 @@ fn oversized_save_metadata_is_refused_with_413() {
         .expect_error(413, "meta_too_large");
     assert!(alice.manifest("g").entries.is_empty(), "nothing stored");
     alice.commit("g", vec![with_meta(100)]).expect_status(200);
+}
+
+#[test]
+fn long_change_feeds_come_in_pages() {
+    let server = Server::start(&["--page-entries", "2"]);
+    let (alice, _) = server.client().signup("alice");
+    for i in 0..5 {
+        alice.put_file(
+            "g",
+            &format!("{i}-1-LT1.save"),
+            0,
+            format!("save {i}").as_bytes(),
+        );
+    }
+    let mut since = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let resp = alice.changes(
+            "g",
+            &ChangesRequest {
+                since,
+                uploads: Vec::new(),
+            },
+        );
+        resp.expect_status(200);
+        let page: ChangesResponse = resp.json();
+        assert!(page.changes.len() <= 2, "a page holds at most 2 entries");
+        seen.extend(page.changes.iter().map(|e| e.seq));
+        pages += 1;
+        since = Some(page.cursor);
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4, 5], "every change once, in order");
+    assert_eq!(pages, 3);
+    let manifest = alice.manifest("g");
+    assert_eq!((manifest.entries.len(), manifest.more), (2, true));
 }

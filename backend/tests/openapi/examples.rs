@@ -149,6 +149,7 @@ fn protocol_types_serialize_to_documented_shapes() {
         v(&ChangesResponse {
             cursor: 7,
             changes: vec![full.clone(), bare.clone()],
+            more: true,
             downloads: BTreeMap::from([(hash("a"), "http://x/v1/blobs/t".to_owned())]),
             uploads: vec![target(false)],
         }),
@@ -207,6 +208,7 @@ fn protocol_types_serialize_to_documented_shapes() {
         v(&ManifestResponse {
             cursor: 1,
             entries: vec![full.clone()],
+            more: false,
         }),
     );
     check("HistoryVersion", v(&history_version(Some(full_meta()))));

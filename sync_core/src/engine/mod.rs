@@ -17,11 +17,13 @@ pub use report::{ConflictReport, LocalStatus, Phase, Progress, SyncError, SyncRe
 use crate::path::{GameId, SavePath};
 use crate::planner::{Action, plan_file};
 use crate::policy::{ConflictCopies, ConflictPolicy, Resolution, Settlement};
-use crate::protocol::{BlobRef, ChangesRequest, HistoryResponse, RestoreRequest, Version};
+use crate::protocol::{
+    BlobRef, ChangesRequest, ChangesResponse, HistoryResponse, RestoreRequest, Seq, Version,
+};
 use crate::rules::{SyncRules, is_merged};
 use crate::state::{PendingConflict, SyncState};
 use crate::store::SaveStore;
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportError, TransportErrorKind};
 
 /// Upper bound on plan/execute rounds in one sync (a round after the first happens only for
 /// commit conflicts and new conflict copies).
@@ -133,17 +135,7 @@ impl<S: SaveStore, T: Transport> SyncEngine<S, T> {
                 bytes_done: 0,
                 bytes_total: 0,
             });
-            let changes = self
-                .transport
-                .changes(
-                    &self.config.game,
-                    &ChangesRequest {
-                        since: state.cursor,
-                        uploads,
-                    },
-                )
-                .await?;
-            report.requests += 1;
+            let changes = self.fetch_changes(state.cursor, uploads, report).await?;
             for entry in &changes.changes {
                 state.remote.insert(entry.path.clone(), entry.clone());
             }
@@ -168,6 +160,47 @@ impl<S: SaveStore, T: Transport> SyncEngine<S, T> {
             }
         }
         Ok(())
+    }
+
+    /// Every change since `since`, following the server's pages (only the first request
+    /// carries the uploads).
+    async fn fetch_changes(
+        &self,
+        since: Option<Seq>,
+        uploads: Vec<BlobRef>,
+        report: &mut SyncReport,
+    ) -> Result<ChangesResponse, SyncError> {
+        let game = &self.config.game;
+        let mut all = self
+            .transport
+            .changes(game, &ChangesRequest { since, uploads })
+            .await?;
+        report.requests += 1;
+        while all.more {
+            let page = self
+                .transport
+                .changes(
+                    game,
+                    &ChangesRequest {
+                        since: Some(all.cursor),
+                        uploads: Vec::new(),
+                    },
+                )
+                .await?;
+            report.requests += 1;
+            if page.more && page.cursor <= all.cursor {
+                return Err(TransportError::new(
+                    TransportErrorKind::Corrupt,
+                    "the server's change pages do not advance",
+                )
+                .into());
+            }
+            all.cursor = page.cursor;
+            all.more = page.more;
+            all.changes.extend(page.changes);
+            all.downloads.extend(page.downloads);
+        }
+        Ok(all)
     }
 
     /// Plans every synced path; records manual conflicts as pending.

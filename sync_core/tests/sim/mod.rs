@@ -20,6 +20,9 @@ use sync_core::store::{Expect, LocalFile, SaveStore, StoreError};
 use sync_core::transport::{Transport, TransportError, TransportErrorKind};
 use sync_core::{ContentHash, GameId, SavePath};
 
+/// Entries per `changes` answer: small, so multi-file scenarios always page.
+const SIM_PAGE_ENTRIES: usize = 3;
+
 /// When an injected network fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -171,6 +174,14 @@ impl Transport for MemTransport {
                 .collect();
             (s.ledger.cursor, s.ledger.changes_since(req.since), present)
         })?;
+        // Pages as small as the real server's can be, so every simulated sync follows them.
+        let more = changes.len() > SIM_PAGE_ENTRIES;
+        let (cursor, changes) = if more {
+            let page: Vec<Entry> = changes.into_iter().take(SIM_PAGE_ENTRIES).collect();
+            (page.last().map_or(cursor, |e| e.seq), page)
+        } else {
+            (cursor, changes)
+        };
         let downloads =
             server.download_urls(changes.iter().filter(|e| !e.deleted).map(|e| e.sha256));
         let uploads = req
@@ -190,6 +201,7 @@ impl Transport for MemTransport {
         Ok(ChangesResponse {
             cursor,
             changes,
+            more,
             downloads,
             uploads,
         })

@@ -17,7 +17,7 @@ use super::rows::{
 use crate::storage::commit_plan::{
     CommitPlan, FileState, check_quota, plan_commit, restore_op, restored_entry, versions_to_prune,
 };
-use crate::storage::{Quota, Retention, Scope, StorageResult, Usage};
+use crate::storage::{Quota, Retention, Scope, StorageResult, Usage, page_of};
 
 /// The scope's cursor and live usage (zero for a scope never written).
 fn scope_row(conn: &Connection, scope: &Scope) -> StorageResult<(Seq, Usage)> {
@@ -83,24 +83,40 @@ pub fn changes_since(
     scope: &Scope,
     since: Option<Seq>,
 ) -> StorageResult<(Seq, Vec<Entry>)> {
+    let (cursor, entries, _) = changes_page(conn, scope, since, usize::MAX)?;
+    Ok((cursor, entries))
+}
+
+/// At most `limit` changes (one more is read to know whether more follow).
+pub fn changes_page(
+    conn: &mut Connection,
+    scope: &Scope,
+    since: Option<Seq>,
+    limit: usize,
+) -> StorageResult<(Seq, Vec<Entry>, bool)> {
     // One read transaction: the cursor and the entries come from the same snapshot.
     let tx = conn.transaction().map_err(db_err)?;
     let (cursor, _) = scope_row(&tx, scope)?;
     let entries = tx
         .prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM files
-             WHERE user_id = ?1 AND game = ?2 AND seq > ?3 ORDER BY seq"
+             WHERE user_id = ?1 AND game = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
         ))
         .and_then(|mut s| {
             s.query_map(
-                params![scope.user_id, scope.game.as_str(), since.unwrap_or(0)],
+                params![
+                    scope.user_id,
+                    scope.game.as_str(),
+                    since.unwrap_or(0),
+                    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+                ],
                 entry_from_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(db_err)?;
     tx.finish().map_err(db_err)?;
-    Ok((cursor, entries))
+    Ok(page_of(cursor, entries, limit))
 }
 
 pub fn usage(conn: &Connection, scope: &Scope) -> StorageResult<Usage> {

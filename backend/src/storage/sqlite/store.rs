@@ -164,6 +164,17 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
+    async fn changes_page(
+        &self,
+        scope: &Scope,
+        since: Option<Seq>,
+        limit: usize,
+    ) -> StorageResult<(Seq, Vec<Entry>, bool)> {
+        let scope = scope.clone();
+        self.read(move |conn| manifest::changes_page(conn, &scope, since, limit))
+            .await
+    }
+
     async fn commit(
         &self,
         scope: &Scope,
