@@ -201,6 +201,10 @@ pub struct Cli {
     /// between requests) before it is closed.
     #[arg(long, env = "RENPY_CLOUD_HEADER_READ_TIMEOUT_SECS", default_value_t = crate::server::HEADER_READ_TIMEOUT.as_secs())]
     pub header_read_timeout_secs: u64,
+    /// Connections open at once (lowered to what the open-file limit leaves); more are closed
+    /// as soon as they are accepted.
+    #[arg(long, env = "RENPY_CLOUD_MAX_CONNECTIONS", default_value_t = crate::server::MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// Blob uploads the server streams at once (more wait for a slot).
     #[arg(long, env = "RENPY_CLOUD_UPLOAD_SLOTS", default_value_t = Limits::default().upload_slots)]
     pub upload_slots: usize,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use backend::app::{AppState, app};
 use backend::clock::{Clock, SystemClock};
 use backend::config::{Cli, SECRET_ENV, load_or_create_secret};
-use backend::server::{serve_with, shutdown_signal};
+use backend::server::{ServeOptions, serve_with, shutdown_signal};
 use backend::storage::files::FileBlobStore;
 use backend::storage::sqlite::SqliteMetadataStore;
 use backend::storage::{BlobStore, MetadataStore};
@@ -103,6 +103,22 @@ fn raise_fd_limit() {
 #[cfg(not(unix))]
 fn raise_fd_limit() {}
 
+/// File descriptors kept for the database, its WAL and the blob files being read or written.
+const RESERVED_FDS: u64 = 256;
+
+/// `wanted`, lowered so that connections cannot take the descriptors the stores need.
+#[cfg(unix)]
+fn max_connections(wanted: usize) -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let room = limit.map_or(u64::MAX, |l| l.saturating_sub(RESERVED_FDS).max(1));
+    wanted.min(usize::try_from(room).unwrap_or(usize::MAX))
+}
+
+#[cfg(not(unix))]
+fn max_connections(wanted: usize) -> usize {
+    wanted
+}
+
 #[cfg(not(unix))]
 fn keep_data_private(_data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
@@ -171,7 +187,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on http://{addr}")?;
     stdout.flush()?;
-    let header_timeout = std::time::Duration::from_secs(cli.header_read_timeout_secs.max(1));
-    serve_with(listener, router, shutdown_signal(), header_timeout).await?;
+    let options = ServeOptions {
+        header_read_timeout: std::time::Duration::from_secs(cli.header_read_timeout_secs.max(1)),
+        max_connections: max_connections(cli.max_connections),
+    };
+    serve_with(listener, router, shutdown_signal(), options).await?;
     Ok(())
 }

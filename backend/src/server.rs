@@ -1,6 +1,7 @@
 //! Serving the router over TCP (the `renpy-cloud-server` binary and tests).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,13 +14,34 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// A connection that has not sent a complete request head within this long is closed: a
 /// slow or idle client (between requests too) cannot hold a socket and its file descriptor.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections open at once by default; more are closed as soon as they are accepted.
+pub const MAX_CONNECTIONS: usize = 4096;
 /// Requests in flight at shutdown get this long to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    pub header_read_timeout: Duration,
+    /// Above this many open connections, new ones are closed at once: the process keeps
+    /// file descriptors for its database and blob files, and serves those it holds.
+    pub max_connections: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
 /// flight. Client IPs reach handlers as `ConnectInfo<SocketAddr>`. HTTP/1.1 with
@@ -29,16 +51,18 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, HEADER_READ_TIMEOUT).await
+    serve_with(listener, router, shutdown, ServeOptions::default()).await
 }
 
-/// [`serve`] with another header-read timeout.
+/// [`serve`] with other options.
 pub async fn serve_with(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    header_read_timeout: Duration,
+    options: ServeOptions,
 ) -> std::io::Result<()> {
+    let header_read_timeout = options.header_read_timeout;
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     // HTTP/1.1 only: hyper-util's auto builder first waits for bytes to tell HTTP/2 from
     // 1.1, with no timeout, so a silent connection stayed open forever.
     let mut builder = http1::Builder::new();
@@ -60,6 +84,15 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            // Full: closing at once frees the kernel's queue instead of letting it fill.
+            tracing::debug!(
+                "{} connections open: closing one from {peer}",
+                options.max_connections
+            );
+            drop(stream);
+            continue;
+        };
         let service = router
             .clone()
             .map_request(move |request: Request<Incoming>| {
@@ -74,6 +107,7 @@ pub async fn serve_with(
             if let Err(e) = connection.await {
                 tracing::debug!("connection from {peer} ended: {e}");
             }
+            drop(slot);
         });
     }
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())

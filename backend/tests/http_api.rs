@@ -111,6 +111,45 @@ fn idle_and_slow_connections_are_closed_and_sockets_are_plentiful() {
 }
 
 #[test]
+fn connections_above_the_cap_are_closed_and_the_rest_are_served() {
+    use std::io::{Read, Write};
+    skip_on_aws!("the embedded server's flags; the Lambda host serves with the same loop");
+    let server = Server::start(&[
+        "--max-connections",
+        "20",
+        "--header-read-timeout-secs",
+        "30",
+    ]);
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let mut held: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(&host).expect("connect"))
+        .collect();
+    // Let the server accept all twenty before the next one knocks.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = std::net::TcpStream::connect(&host).expect("the kernel still accepts");
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = Vec::new();
+    match extra.read_to_end(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "the 21st connection got an answer"),
+        Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
+    }
+    // A connection the server holds is served.
+    let socket = &mut held[0];
+    socket
+        .write_all(format!("GET /v1/health HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .expect("request");
+    let mut first = [0u8; 12];
+    socket.read_exact(&mut first).expect("answer");
+    assert_eq!(&first[9..12], b"200");
+    // Once they go, new connections are welcome again.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(500));
+    server.client().get("/v1/health").expect_status(200);
+}
+
+#[test]
 fn openapi_document_is_served() {
     let server = Server::start(&[]);
     let resp = server.client().get("/v1/openapi.json");
