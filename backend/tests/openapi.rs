@@ -5,6 +5,8 @@ mod common;
 
 #[path = "openapi/examples.rs"]
 mod examples;
+#[path = "openapi/limits.rs"]
+mod limits;
 #[path = "openapi/live.rs"]
 mod live;
 
@@ -12,6 +14,7 @@ use backend::api::openapi::DOCUMENT;
 use backend::app::ROUTES;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use sync_core::client::ErrorCode;
 
 pub fn doc() -> Value {
     serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
@@ -30,6 +33,40 @@ pub fn errors_against(schema: Value, instance: &Value) -> Vec<String> {
     validator
         .iter_errors(instance)
         .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// The response `method path` documents for `status`, its `$ref` resolved; the route's own
+/// `description` (allowed beside a `$ref` in OpenAPI 3.1) replaces the shared one.
+pub fn documented_response(route: &str, method: &str, status: u16) -> Option<Value> {
+    let doc = doc();
+    let mut response = doc["paths"][route][method]["responses"][status.to_string()].clone();
+    if response.is_null() {
+        return None;
+    }
+    if let Some(r) = response.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or_default();
+        let mut shared = doc["components"]["responses"][name].clone();
+        if let (Some(own), Some(shared)) = (response.get("description"), shared.as_object_mut()) {
+            shared.insert("description".to_owned(), own.clone());
+        }
+        response = shared;
+    }
+    Some(response)
+}
+
+/// The error codes (the `backticked` words that are [`ErrorCode`]s) a route's answer with
+/// `status` documents.
+pub fn documented_codes(route: &str, method: &str, status: u16) -> BTreeSet<String> {
+    let description = documented_response(route, method, status)
+        .and_then(|r| r["description"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    description
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| ErrorCode::parse(word).is_some())
+        .map(str::to_owned)
         .collect()
 }
 
@@ -78,6 +115,11 @@ fn every_error_answer_is_the_error_body() {
                 "{method} {path} documents no error answer"
             );
             for (status, response) in errors {
+                let code: u16 = status.parse().expect("numeric status");
+                assert!(
+                    !documented_codes(path, method, code).is_empty(),
+                    "{method} {path} {status} names no error code"
+                );
                 let name = response["$ref"]
                     .as_str()
                     .and_then(|r| r.strip_prefix("#/components/responses/"))

@@ -10,6 +10,9 @@ use sync_core::{ContentHash, SavePath};
 use crate::common::{delete_op, put_op};
 use crate::{doc, errors};
 
+/// A Ren'Py verifying key as a device publishes it: base64 of a P-256 public key's DER.
+pub const P256_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QA==";
+
 fn hash(s: &str) -> ContentHash {
     ContentHash::of(s.as_bytes())
 }
@@ -255,7 +258,7 @@ fn protocol_types_serialize_to_documented_shapes() {
             name: "pc".into(),
             created_at: 1,
             last_seen_at: None,
-            renpy_keys: vec!["MFkwEwYHKoZIzj0CAQ==".into()],
+            renpy_keys: vec![P256_KEY.into()],
         }),
     );
     check(
@@ -273,7 +276,7 @@ fn protocol_types_serialize_to_documented_shapes() {
     check(
         "DeviceKeys",
         v(&DeviceKeys {
-            keys: vec!["MFkwEwYHKoZIzj0CAQ==".into()],
+            keys: vec![P256_KEY.into()],
         }),
     );
     check(

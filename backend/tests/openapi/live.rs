@@ -7,26 +7,20 @@ use sync_core::protocol::{BlobRef, ChangesRequest, TokenResponse};
 
 use crate::common::inproc::InProcess;
 use crate::common::{Resp, put_op};
-use crate::{doc, errors_against};
+use crate::{documented_codes, documented_response, errors_against};
 
 /// The documented schema of `method path` answering `status`, resolving response refs.
 fn response_schema(route: &str, method: &str, status: u16) -> Option<Value> {
-    let doc = doc();
-    let mut response = doc["paths"][route][method]["responses"][status.to_string()].clone();
-    if let Some(r) = response.get("$ref").and_then(Value::as_str) {
-        let name = r.rsplit('/').next().unwrap_or_default();
-        response = doc["components"]["responses"][name].clone();
-    }
-    if response.is_null() {
-        panic!("{method} {route} does not document status {status}");
-    }
+    let response = documented_response(route, method, status)
+        .unwrap_or_else(|| panic!("{method} {route} does not document status {status}"));
     response["content"]["application/json"]
         .get("schema")
         .cloned()
 }
 
+/// `resp` has a status, a body and (for an error) a code that `method route` documents.
 #[track_caller]
-fn assert_documented(route: &str, method: &str, resp: &Resp) {
+pub fn assert_documented(route: &str, method: &str, resp: &Resp) {
     if let Some(schema) = response_schema(route, method, resp.status) {
         let errs = errors_against(schema, &resp.value());
         assert!(
@@ -38,6 +32,15 @@ fn assert_documented(route: &str, method: &str, resp: &Resp) {
         assert!(
             resp.body.is_empty() || resp.status == 200,
             "{method} {route}: undocumented body"
+        );
+    }
+    if resp.status >= 400 {
+        let code = resp.error_code();
+        let documented = documented_codes(route, method, resp.status);
+        assert!(
+            documented.contains(&code),
+            "{method} {route} {} answered `{code}`, the document names {documented:?}",
+            resp.status
         );
     }
 }
