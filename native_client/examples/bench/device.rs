@@ -19,18 +19,26 @@ pub struct Device {
 impl Device {
     /// A new user with one device and an empty save folder.
     pub fn signup(server: &Server, user: &str) -> Result<Self> {
+        let transport = HttpTransport::new(&server.url(), Timeouts::default())?;
+        let session = transport
+            .signup(&credentials(user))
+            .with_context(|| format!("signup {user}"))?;
+        Self::signed_in(transport.with_session(Some(session)))
+    }
+
+    /// Another device of an existing `user` (signed in with its password), empty save folder.
+    pub fn login(server: &Server, user: &str) -> Result<Self> {
+        let transport = HttpTransport::new(&server.url(), Timeouts::default())?;
+        let session = transport
+            .login(&credentials(user))
+            .with_context(|| format!("login {user}"))?;
+        Self::signed_in(transport.with_session(Some(session)))
+    }
+
+    fn signed_in(transport: HttpTransport) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let saves: PathBuf = dir.path().join("saves");
         std::fs::create_dir_all(&saves)?;
-        let transport = HttpTransport::new(&server.url(), Timeouts::default())?;
-        let session = transport
-            .signup(&Credentials {
-                username: user.into(),
-                password: "benchmark password".into(),
-                device_name: "bench".into(),
-            })
-            .with_context(|| format!("signup {user}"))?;
-        let transport = transport.with_session(Some(session));
         let store = FsSaveStore::new(saves, dir.path().join("state.json"));
         let game = GameId::new("Bench-1700000000")?;
         Ok(Self {
@@ -64,5 +72,14 @@ impl Device {
             }
         }))?;
         Ok((report, phases))
+    }
+}
+
+/// Every benchmark user has the same password and device name.
+fn credentials(user: &str) -> Credentials {
+    Credentials {
+        username: user.into(),
+        password: "benchmark password".into(),
+        device_name: "bench".into(),
     }
 }

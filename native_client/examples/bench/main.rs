@@ -7,8 +7,11 @@
 //! 3. First upload of a 100 MB save vs a plain loopback HTTP PUT of the same bytes (goal
 //!    ≥ 0.7× the plain throughput).
 //! 4. 200 clients syncing at once: the server's peak memory (goal < 150 MB) and errors.
+//! 5. Load: 200 clients syncing in a loop for 30 s (`RENPY_CLOUD_BENCH_SECS`): errors (goal
+//!    0), sync latency, the server's peak memory (goal < 150 MB), sign-up and login latency.
 
 mod device;
+mod load;
 mod net;
 mod server;
 
@@ -23,17 +26,27 @@ const SLOT_BYTES: usize = 256 * 1024;
 
 fn main() -> Result<()> {
     let bin = server::binary()?;
-    // Optional filter: `cargo xtask bench upload` runs only the benchmarks whose name matches.
+    // Optional filter: `cargo xtask bench upload` runs only the benchmarks whose name contains
+    // it, or only the one named exactly so (`load` alone, not also `upload`).
     let filter = std::env::args().nth(1).unwrap_or_default();
     println!("renpy-cloud benchmarks (server: {})\n", bin.display());
     type Bench = fn(&std::path::Path) -> Result<()>;
-    let benches: [(&str, Bench); 3] = [
+    let benches: [(&str, Bench); 4] = [
         ("noop-and-one-change", noop_and_one_change),
         ("upload", first_upload),
         ("many-clients", many_clients),
+        ("load", load::load),
     ];
+    let exact = benches.iter().any(|(name, _)| *name == filter);
+    let selected = |name: &str| {
+        if exact {
+            name == filter
+        } else {
+            name.contains(&filter)
+        }
+    };
     for (name, bench) in benches {
-        if name.contains(&filter) {
+        if selected(name) {
             bench(&bin)?;
         }
     }

@@ -115,12 +115,31 @@ impl Server {
 
     /// The server process's peak resident memory (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The server process's resident memory now (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Whether the server process still runs (Linux: not gone, not a zombie).
+    pub fn is_running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).is_ok_and(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("State:"))
+                .is_some_and(|state| !matches!(state.trim().chars().next(), Some('Z' | 'X')))
+        })
+    }
+
+    fn status_kib(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmHWM not found")
+            .with_context(|| format!("{field} not found"))
     }
 }
 
