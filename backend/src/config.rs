@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::api::ratelimit::Rate;
-use crate::storage::Retention;
+use crate::storage::{Quota, Retention};
 
 /// Limits that keep one user or one request from taking the server down.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +36,17 @@ pub struct Limits {
     pub body_chunk_timeout: Duration,
     /// The history each file keeps.
     pub retention: Retention,
+}
+
+impl Limits {
+    /// What a commit or a restore of one game must respect.
+    pub fn quota(&self) -> Quota {
+        Quota {
+            max_bytes: self.max_game_bytes,
+            max_files: self.max_game_files,
+            retention: self.retention,
+        }
+    }
 }
 
 impl Default for Limits {

@@ -241,7 +241,7 @@ async fn cross_user_access_is_refused() {
             .is_empty()
     );
     assert_eq!(
-        meta.restore(&mallory, &path, 1, "dev-m", 2)
+        meta.restore(&mallory, &path, 1, "dev-m", NO_QUOTA, 2)
             .await
             .expect("restore"),
         None

@@ -18,7 +18,7 @@ ERROR_CODES = {
     "file_too_large": "One file is larger than the server accepts.",
     "meta_too_large": "A file's save metadata (name, play time, custom fields) is larger than the server accepts.",
     "quota_exceeded": "The change would exceed the game's storage quota.",
-    "invalid_hash": "A content hash is not 64 lowercase hex digits.",
+    "invalid_hash": "A content hash is not 64 hex digits.",
     "hash_mismatch": "Uploaded bytes do not have the declared SHA-256.",
     "size_mismatch": "Uploaded bytes do not have the declared size.",
     "blob_missing": "A commit refers to bytes that were never uploaded.",

@@ -41,6 +41,9 @@ pub fn current_version(current: Option<&Entry>) -> Version {
 pub fn decide(current: Option<&Entry>, max_version: Version, op: &CommitOp) -> Decision {
     let next = max_version.max(current_version(current)) + 1;
     match &op.action {
+        // An archive keeps the losing side of a conflict with a file the server has: on a
+        // path it never had, it would only let history grow outside every quota.
+        CommitAction::Archive { .. } if current.is_none() && max_version == 0 => Decision::Conflict,
         CommitAction::Archive { .. } => Decision::NewVersion {
             version: next,
             make_current: false,

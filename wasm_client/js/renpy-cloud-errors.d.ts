@@ -32,7 +32,7 @@ export type ErrorCode =
   | "meta_too_large"
   /** The change would exceed the game's storage quota. */
   | "quota_exceeded"
-  /** A content hash is not 64 lowercase hex digits. */
+  /** A content hash is not 64 hex digits. */
   | "invalid_hash"
   /** Uploaded bytes do not have the declared SHA-256. */
   | "hash_mismatch"

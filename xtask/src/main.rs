@@ -5,6 +5,7 @@
 //! - `test`: install what the tests need if missing, then run every check and test.
 //! - `codegen`: the Python and TypeScript error tables from the Rust enum (`--check`).
 //! - `bench`: benchmarks against the real server on loopback; prints figures.
+//! - `fuzz`: schemathesis against the real server's OpenAPI document (0 server errors).
 //! - `python`: the Ren'Py desktop module (wheel into `.venv`, pytest).
 //! - `renpy-test`: the real-engine suite (Ren'Py 8.0.3 and 8.3.4 headless, real server);
 //!   `renpy-bench`: their launch-to-main-menu times.
@@ -16,6 +17,7 @@ mod bench;
 mod codegen;
 mod demo;
 mod demo_test;
+mod fuzz;
 mod python;
 mod renpy;
 mod run;
@@ -33,6 +35,7 @@ fn main() -> Result<()> {
         Some("demo-test") => demo_test::run(rest),
         Some("bench") => bench::run(rest),
         Some("codegen") => codegen::run(rest),
+        Some("fuzz") => fuzz::run(rest),
         Some("aws") => aws::run(rest),
         Some("python") => python::run(rest),
         Some("renpy-test") => renpy::run(rest),
@@ -62,6 +65,8 @@ tasks:
   bench [FILTER]                        run the benchmarks against a real server and print figures
   bench web-clicks [--package DIR]      syncs caused by a 100-click web session (Chromium, real
                                         server); --package: measure another build of the package
+  fuzz [SCHEMATHESIS ARGS]              schemathesis (pinned, into .venv-fuzz) against a real server's
+                                        /v1/openapi.json, bounded, derandomized: 0 server errors
   aws [setup|lint|test|e2e|lambda|all]  AWS backend: .venv (moto, cfn-lint, cargo-lambda), template
                                         lint, tests and CLI e2e on moto, Lambda build
   python                                build the renpy_cloud wheel into .venv and run its pytest suite

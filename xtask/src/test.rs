@@ -43,6 +43,8 @@ pub fn run(args: &[String]) -> Result<()> {
         build_workspace()?;
         status(workspace_test(&[]))
     })?;
+    // Schemathesis against the served OpenAPI document: no 5xx, responses as documented.
+    stages.run("fuzz", || crate::fuzz::run(&[]))?;
     // The desktop Python module, against the real server.
     stages.run("python", || crate::python::run(&[]))?;
     // Real Ren'Py engines (8.0.3 and 8.3.4) running games headless against the real server.

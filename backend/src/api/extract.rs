@@ -17,14 +17,16 @@ use crate::app::AppState;
 use crate::storage::Scope;
 
 /// A JSON body parsed into `T`; failures answer 400 (`malformed_json`, `invalid_body`,
-/// `invalid_path`, `invalid_hash`), 413 `body_too_large` or 415 `unsupported_media_type`.
+/// `invalid_path`, `invalid_hash`), 413 `body_too_large`, 415 `unsupported_media_type`, or
+/// 408 `body_timeout` when the whole body takes longer than `--body-chunk-timeout-secs` (a
+/// trickled body would otherwise hold its connection forever).
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -32,7 +34,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "the body must be JSON with content-type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let limit = state.config.limits.body_chunk_timeout;
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorCode::BodyTimeout,
+                    format!("the request body took over {} s", limit.as_secs()),
+                )
+            })?;
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::too_large(ErrorCode::BodyTooLarge, "the request body is too large")
             } else {

@@ -38,7 +38,8 @@ pub async fn history(
     Ok(Json(HistoryResponse { path, versions }))
 }
 
-/// `POST /v1/games/{game}/restore`: makes an old version current again as a new version.
+/// `POST /v1/games/{game}/restore`: makes an old version current again as a new version,
+/// within the game's quota.
 pub async fn restore(
     State(state): State<AppState>,
     auth: Authed,
@@ -52,6 +53,7 @@ pub async fn restore(
             &req.path,
             req.version,
             &auth.device_id,
+            state.config.limits.quota(),
             state.now(),
         )
         .await?

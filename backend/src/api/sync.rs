@@ -18,7 +18,7 @@ use super::extract::{ApiJson, Authed, GamePath};
 use super::{ago, expiry};
 use crate::app::AppState;
 use crate::storage::collect::collect_scope;
-use crate::storage::{LeaseRequest, Quota, Scope};
+use crate::storage::{LeaseRequest, Scope};
 
 fn check_batch(state: &AppState, len: usize, what: &str) -> ApiResult<()> {
     let max = state.config.limits.max_batch_ops;
@@ -189,15 +189,15 @@ pub async fn commit(
             }
         }
     }
-    let limits = state.config.limits;
-    let quota = Quota {
-        max_bytes: limits.max_game_bytes,
-        max_files: limits.max_game_files,
-        retention: limits.retention,
-    };
     let (cursor, mut results) = state
         .meta
-        .commit(&scope, &auth.device_id, &req.ops, quota, state.now())
+        .commit(
+            &scope,
+            &auth.device_id,
+            &req.ops,
+            state.config.limits.quota(),
+            state.now(),
+        )
         .await?;
     let now = state.now();
     for outcome in &mut results {

@@ -60,6 +60,24 @@ impl MetaState {
             .sum()
     }
 
+    /// Leases pruned blobs for the collector, expiring at `now` (existing leases stay).
+    fn lease_for_collection(
+        &mut self,
+        scope: &Scope,
+        pruned: Vec<(ContentHash, u64)>,
+        now: UnixMillis,
+    ) {
+        for (sha, size) in pruned {
+            self.leases.entry((scope.clone(), sha)).or_insert(LeaseRow {
+                size,
+                expires_at: now,
+                pending: false,
+                generation: 1,
+                collecting: false,
+            });
+        }
+    }
+
     fn referenced(&self, scope: &Scope, sha256: &ContentHash) -> bool {
         self.ledgers
             .get(scope)
@@ -377,18 +395,7 @@ impl MetadataStore for MemoryMetadataStore {
                 lease.generation += 1;
             }
         }
-        for (sha, size) in pruned {
-            state
-                .leases
-                .entry((scope.clone(), sha))
-                .or_insert(LeaseRow {
-                    size,
-                    expires_at: now,
-                    pending: false,
-                    generation: 1,
-                    collecting: false,
-                });
-        }
+        state.lease_for_collection(scope, pruned, now);
         let cursor = ledger.cursor;
         state.ledgers.insert(scope.clone(), ledger);
         Ok((cursor, outcomes))
@@ -409,15 +416,24 @@ impl MetadataStore for MemoryMetadataStore {
         path: &SavePath,
         version: Version,
         device_id: &str,
+        quota: Quota,
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>> {
         let mut state = self.state()?;
-        let Some(ledger) = state.ledgers.get_mut(scope) else {
+        let Some(old) = state.ledgers.get(scope) else {
             return Ok(None);
         };
-        Ok(ledger
-            .restore(path, version, device_id, now)
-            .map(|entry| (ledger.cursor, entry)))
+        // As a commit: on a copy, the quota checked on the result, pruned, then published.
+        let mut ledger = old.clone();
+        let Some(entry) = ledger.restore(path, version, device_id, now) else {
+            return Ok(None);
+        };
+        check_quota(usage_of(old), usage_of(&ledger), quota)?;
+        let pruned = prune(Some(old), &mut ledger, quota.retention, now);
+        state.lease_for_collection(scope, pruned, now);
+        let cursor = ledger.cursor;
+        state.ledgers.insert(scope.clone(), ledger);
+        Ok(Some((cursor, entry)))
     }
 
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {

@@ -288,14 +288,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StorageResult<(Seq, Vec<CommitOutcome>)>;
     /// All versions of a file, newest first (empty if unknown).
     async fn history(&self, scope: &Scope, path: &SavePath) -> StorageResult<Vec<HistoryVersion>>;
-    /// Makes version `version` of `path` current again as a new version. `None` if there is no
-    /// such version.
+    /// Makes version `version` of `path` current again as a new version, under `quota` like a
+    /// commit (`QuotaExceeded`, nothing applied; then the history is pruned). `None` if there
+    /// is no such version.
     async fn restore(
         &self,
         scope: &Scope,
         path: &SavePath,
         version: Version,
         device_id: &str,
+        quota: Quota,
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>>;
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage>;

@@ -76,7 +76,7 @@ error_codes! {
     MetaTooLarge = "meta_too_large",
     /// The change would exceed the game's storage quota.
     QuotaExceeded = "quota_exceeded",
-    /// A content hash is not 64 lowercase hex digits.
+    /// A content hash is not 64 hex digits.
     InvalidHash = "invalid_hash",
     /// Uploaded bytes do not have the declared SHA-256.
     HashMismatch = "hash_mismatch",

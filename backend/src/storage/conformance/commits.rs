@@ -5,7 +5,9 @@ use std::sync::Arc;
 use sync_core::ContentHash;
 use sync_core::protocol::CommitOutcome;
 
-use super::fixtures::{Twin, archive, commit, committed_entry, delete, new_scope, path, put};
+use super::fixtures::{
+    NO_QUOTA, Twin, archive, commit, committed_entry, delete, new_scope, path, put,
+};
 use super::{Check, CheckResult};
 use crate::storage::{MetadataStore, Usage};
 
@@ -64,7 +66,7 @@ async fn empty_scope_has_cursor_zero<M: MetadataStore>(store: Arc<M>) -> CheckRe
     );
     ensure_eq!(
         store
-            .restore(&scope, &path("1-1-LT1.save"), 1, "d", 1)
+            .restore(&scope, &path("1-1-LT1.save"), 1, "d", NO_QUOTA, 1)
             .await?,
         None,
         "restore of nothing"
@@ -231,17 +233,23 @@ async fn archive_keeps_current_and_cursor<M: MetadataStore>(store: Arc<M>) -> Ch
         matches!(out[0], CommitOutcome::Committed { version: 3, .. }),
         "{out:?}"
     );
-    // Archiving a file with no entry keeps it entry-less.
+    // An archive keeps the loser of a conflict with a file the server has: on a path it
+    // never had it is a conflict, and nothing is stored (history cannot grow outside quotas).
     let out = twin
         .commit("b", &[archive("other.save", b"lost")], 4)
         .await?;
     ensure_eq!(
         out[0],
-        CommitOutcome::Committed {
-            version: 1,
-            entry: None
+        CommitOutcome::Conflict {
+            current: None,
+            download_url: None
         },
         "archive of a new file"
+    );
+    ensure_eq!(
+        twin.store.history(&twin.scope, &path("other.save")).await?,
+        vec![],
+        "nothing stored for it"
     );
     twin.verify().await
 }
@@ -250,10 +258,10 @@ async fn versions_are_monotonic_across_archive_delete_put<M: MetadataStore>(
     store: Arc<M>,
 ) -> CheckResult {
     let mut twin = Twin::new(store, "Monotonic").await?;
-    twin.commit("a", &[archive("f.save", b"0")], 1).await?; // v1, no entry
-    twin.commit("a", &[put("f.save", 0, b"1")], 2).await?; // v2
-    twin.commit("a", &[archive("f.save", b"2")], 3).await?; // v3
-    twin.commit("a", &[delete("f.save", 2)], 4).await?; // v4 tombstone
+    twin.commit("a", &[put("f.save", 0, b"0")], 1).await?; // v1
+    twin.commit("a", &[archive("f.save", b"1")], 2).await?; // v2, archived
+    twin.commit("a", &[put("f.save", 1, b"2")], 3).await?; // v3
+    twin.commit("a", &[delete("f.save", 3)], 4).await?; // v4 tombstone
     let out = twin.commit("a", &[put("f.save", 4, b"5")], 5).await?; // v5 over a tombstone
     ensure!(
         matches!(out[0], CommitOutcome::Committed { version: 5, .. }),

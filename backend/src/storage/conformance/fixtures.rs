@@ -215,7 +215,7 @@ impl<M: MetadataStore> Twin<M> {
     ) -> Result<Option<Entry>, CheckFailure> {
         let got = self
             .store
-            .restore(&self.scope, p, version, device, now)
+            .restore(&self.scope, p, version, device, NO_QUOTA, now)
             .await?;
         let want = self.ledger.restore(p, version, device, now);
         ensure_eq!(

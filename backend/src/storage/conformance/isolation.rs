@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sync_core::ContentHash;
 
-use super::fixtures::{commit, game, new_scope, path, put};
+use super::fixtures::{NO_QUOTA, commit, game, new_scope, path, put};
 use super::{Check, CheckResult};
 use crate::storage::{MetadataStore, Scope, Usage};
 
@@ -82,7 +82,9 @@ async fn check_isolated<M: MetadataStore>(store: &M, a: &Scope, b: &Scope) -> Ch
         "b's usage"
     );
     ensure_eq!(
-        store.restore(b, &path("only-a.save"), 1, "db", 4).await?,
+        store
+            .restore(b, &path("only-a.save"), 1, "db", NO_QUOTA, 4)
+            .await?,
         None,
         "restore of a's file in b"
     );

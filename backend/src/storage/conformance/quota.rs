@@ -20,6 +20,9 @@ pub fn checks<M: MetadataStore>() -> Vec<Check<M>> {
         ("shrinking_is_allowed_over_quota", |s| {
             Box::pin(shrinking_is_allowed_over_quota(s))
         }),
+        ("a_restore_respects_the_quota", |s| {
+            Box::pin(a_restore_respects_the_quota(s))
+        }),
     ]
 }
 
@@ -149,4 +152,57 @@ async fn shrinking_is_allowed_over_quota<M: MetadataStore>(store: Arc<M>) -> Che
             "growth over a lowered quota: {other:?}"
         ))),
     }
+}
+
+async fn a_restore_respects_the_quota<M: MetadataStore>(store: Arc<M>) -> CheckResult {
+    let scope = new_scope(store.as_ref(), "RestoreQuota").await?;
+    let bytes_10 = quota(10, 100);
+    commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[put("a.save", 0, b"12345678")],
+        bytes_10,
+        1,
+    )
+    .await?;
+    commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[delete("a.save", 1)],
+        bytes_10,
+        2,
+    )
+    .await?;
+    commit_with(
+        store.as_ref(),
+        &scope,
+        "d",
+        &[put("b.save", 0, b"12345")],
+        bytes_10,
+        3,
+    )
+    .await?;
+    // Bringing the deleted 8 bytes back next to the 5 would make 13 of 10.
+    match store
+        .restore(&scope, &path("a.save"), 1, "d", bytes_10, 4)
+        .await
+    {
+        Err(StorageError::QuotaExceeded(_)) => {}
+        other => return Err(CheckFailure(format!("a restore over the quota: {other:?}"))),
+    }
+    ensure_eq!(
+        store.usage(&scope).await?,
+        Usage { bytes: 5, files: 1 },
+        "nothing restored"
+    );
+    ensure!(
+        store
+            .restore(&scope, &path("a.save"), 1, "d", quota(20, 100), 5)
+            .await?
+            .is_some(),
+        "a restore within the quota"
+    );
+    Ok(())
 }

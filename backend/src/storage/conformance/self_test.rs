@@ -130,9 +130,10 @@ impl MetadataStore for LastWriterWins {
         p: &SavePath,
         v: Version,
         d: &str,
+        q: Quota,
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>> {
-        self.0.restore(s, p, v, d, now).await
+        self.0.restore(s, p, v, d, q, now).await
     }
     async fn usage(&self, s: &Scope) -> StorageResult<Usage> {
         self.0.usage(s).await

@@ -364,6 +364,7 @@ impl DynamoMetadataStore {
         path: &SavePath,
         version: Version,
         device_id: &str,
+        quota: Quota,
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>> {
         let Some(item) = self
@@ -390,12 +391,12 @@ impl DynamoMetadataStore {
         for attempt in 0..MAX_ATTEMPTS {
             let current = self.load_file(scope, path).await?.state.current;
             let op = restore_op(path, &old, current.as_ref());
-            if let Attempt::Done(plan) = self
-                .try_commit(scope, device_id, &[op], unlimited(Retention::KEEP_ALL), now)
-                .await?
+            if let Attempt::Done(plan) =
+                self.try_commit(scope, device_id, &[op], quota, now).await?
             {
                 // A conflict means the file moved between the two reads: go again.
                 if let Some(entry) = restored_entry(&plan) {
+                    self.prune(scope, &plan, quota.retention, now).await?;
                     return Ok(Some((plan.cursor, entry)));
                 }
             }

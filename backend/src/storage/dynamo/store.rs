@@ -148,9 +148,10 @@ impl MetadataStore for DynamoMetadataStore {
         path: &SavePath,
         version: Version,
         device_id: &str,
+        quota: Quota,
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>> {
-        DynamoMetadataStore::restore(self, scope, path, version, device_id, now).await
+        DynamoMetadataStore::restore(self, scope, path, version, device_id, quota, now).await
     }
 
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {

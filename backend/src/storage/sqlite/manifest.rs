@@ -218,6 +218,7 @@ pub fn restore(
     path: &SavePath,
     version: Version,
     device_id: &str,
+    quota: Quota,
     now: UnixMillis,
 ) -> StorageResult<Option<(Seq, Entry)>> {
     let tx = conn
@@ -243,7 +244,9 @@ pub fn restore(
     let state = file_state(&tx, scope, path)?;
     let op = restore_op(path, &old, state.current.as_ref());
     let plan = plan_commit(cursor, usage, &[op], device_id, now, |_| Ok(state.clone()))?;
+    check_quota(usage, plan.usage, quota)?;
     write_plan(&tx, scope, &plan)?;
+    prune(&tx, scope, plan.touched_paths(), quota.retention, now)?;
     tx.commit().map_err(db_err)?;
     Ok(restored_entry(&plan).map(|entry| (plan.cursor, entry)))
 }

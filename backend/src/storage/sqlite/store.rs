@@ -200,11 +200,14 @@ impl MetadataStore for SqliteMetadataStore {
         path: &SavePath,
         version: Version,
         device_id: &str,
+        quota: Quota,
         now: UnixMillis,
     ) -> StorageResult<Option<(Seq, Entry)>> {
         let (scope, path, device_id) = (scope.clone(), path.clone(), device_id.to_owned());
-        self.write(move |conn| manifest::restore(conn, &scope, &path, version, &device_id, now))
-            .await
+        self.write(move |conn| {
+            manifest::restore(conn, &scope, &path, version, &device_id, quota, now)
+        })
+        .await
     }
 
     async fn usage(&self, scope: &Scope) -> StorageResult<Usage> {
