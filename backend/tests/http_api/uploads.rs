@@ -194,3 +194,31 @@ fn an_upload_waits_for_a_slot_only_so_long() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_trickled_json_body_is_cut_off_with_408() {
+    skip_on_aws!("the embedded server's flags; Lambda receives whole bodies");
+    let server = Server::start(&["--body-chunk-timeout-secs", "1"]);
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let mut socket = TcpStream::connect(&host).expect("connect");
+    socket
+        .write_all(
+            format!(
+                "POST /v1/auth/login HTTP/1.1\r\nHost: {host}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"user"
+            )
+            .as_bytes(),
+        )
+        .expect("the head and a few bytes");
+    // The rest never comes: the whole body is given the body-chunk timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        answer_status(&mut socket, Duration::from_secs(10)),
+        Some(408)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
