@@ -65,8 +65,10 @@ test("two devices: pairing, sync, delete, persistent, conflict, history and rest
 
   // Pairing: A shows a code, the page hands it to B, B links without a password.
   await a.getByRole("button", { name: "Show a pairing code" }).click();
-  const code = (await a.locator("#code").textContent()).trim();
-  assert.match(code, /\S{4,}/);
+  // The code arrives from the server after the click: wait for it, do not race it.
+  const shownCode = async () => ((await a.locator("#code").textContent()) ?? "").trim();
+  await eventually(async () => /\S{4,}/.test(await shownCode()), 10000, "pairing code shown on A");
+  const code = await shownCode();
   await eventually(async () => (await b.locator("#pair-code").inputValue()) === code, 10000, "code relayed to B");
   await b.getByRole("button", { name: "Link device" }).click();
   await waitPhase(b, "idle");
