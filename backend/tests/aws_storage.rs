@@ -11,7 +11,7 @@ use backend::storage::conformance::{
     run_metadata_suite,
 };
 use backend::storage::dynamo::DynamoMetadataStore;
-use backend::storage::{BlobStore, MetadataStore, Scope};
+use backend::storage::{BlobStore, LeaseRequest, MetadataStore, Scope};
 use bytes::Bytes;
 use sync_core::protocol::{CommitAction, CommitOp, CommitOutcome, UnixMillis, Version};
 use sync_core::{ContentHash, GameId, SavePath};
@@ -358,4 +358,29 @@ async fn a_large_batch_commits_in_chunks_with_one_answer_per_op() {
     let (_, changes) = store.changes_since(&s, Some(100)).await.expect("changes");
     assert_eq!(changes.len(), 20);
     assert_eq!(store.usage(&s).await.expect("usage").files, 120);
+}
+
+#[tokio::test]
+async fn expired_leases_of_any_game_are_found_through_the_expiry_index() {
+    let moto = Moto::start().await;
+    let store = moto.fresh_table().await;
+    let (old, fresh) = (scope("dora", "Old"), scope("erin", "Fresh"));
+    let blob = |content: &[u8]| LeaseRequest {
+        sha256: ContentHash::of(content),
+        size: content.len() as u64,
+        stored: false,
+    };
+    store
+        .lease_blobs(&old, &[blob(b"abandoned upload")], 1_000, u64::MAX, 0)
+        .await
+        .expect("lease");
+    store
+        .lease_blobs(&fresh, &[blob(b"upload in progress")], 9_000, u64::MAX, 0)
+        .await
+        .expect("lease");
+    let found = store
+        .scopes_with_expired_leases(5_000, 10)
+        .await
+        .expect("query the index");
+    assert_eq!(found, vec![old], "only the game whose lease expired");
 }

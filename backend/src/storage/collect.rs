@@ -31,20 +31,29 @@ pub async fn collect_scope(
     Ok(deleted)
 }
 
-/// One server-wide sweep over the scopes the store can list (see
+/// Collects up to `scopes` games holding expired leases, whichever user's (see
 /// [`MetadataStore::scopes_with_expired_leases`]); returns how many blobs were deleted.
+pub async fn collect_any(
+    meta: &dyn MetadataStore,
+    blobs: &dyn BlobStore,
+    cutoff: UnixMillis,
+    scopes: usize,
+) -> StorageResult<usize> {
+    let mut deleted = 0;
+    for scope in meta.scopes_with_expired_leases(cutoff, scopes).await? {
+        deleted += collect_scope(meta, blobs, &scope, cutoff).await?;
+    }
+    Ok(deleted)
+}
+
+/// One server-wide sweep (the embedded server runs it on a timer): expired leases of up to
+/// [`SCOPES_PER_SWEEP`] games, and abandoned temp files. Returns how many blobs went.
 pub async fn sweep(
     meta: &dyn MetadataStore,
     blobs: &dyn BlobStore,
     cutoff: UnixMillis,
 ) -> StorageResult<usize> {
-    let mut deleted = 0;
-    for scope in meta
-        .scopes_with_expired_leases(cutoff, SCOPES_PER_SWEEP)
-        .await?
-    {
-        deleted += collect_scope(meta, blobs, &scope, cutoff).await?;
-    }
+    let deleted = collect_any(meta, blobs, cutoff, SCOPES_PER_SWEEP).await?;
     blobs.remove_stale_uploads().await?;
     Ok(deleted)
 }

@@ -19,6 +19,14 @@ pub const SK: &str = "sk";
 pub const SEQ: &str = "seq";
 /// Name of the local secondary index over [`SEQ`].
 pub const BY_SEQ: &str = "by_seq";
+/// Partition key of the `by_expiry` global index: only blob leases carry it (= [`GC_LEASE`]).
+pub const GC: &str = "gc";
+pub const GC_LEASE: &str = "LEASE";
+/// Sparse global index over leases by `expires_at`: the collector finds expired ones in any
+/// game without scanning the table.
+pub const BY_EXPIRY: &str = "by_expiry";
+/// Sort key of [`BY_EXPIRY`] (milliseconds, as on the lease item).
+pub const EXPIRES_AT: &str = "expires_at";
 /// Epoch seconds after which DynamoDB's TTL deletes the item (tokens, pairing codes).
 pub const TTL: &str = "expires";
 

@@ -8,7 +8,10 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use sync_core::ContentHash;
 use sync_core::protocol::UnixMillis;
 
-use super::items::{Item, ItemExt, b, file_sk, history_pk, key, n, scope_pk};
+use super::items::{
+    BY_EXPIRY, EXPIRES_AT, GC, GC_LEASE, Item, ItemExt, PK, b, file_sk, history_pk, key, n, s,
+    scope_pk,
+};
 use super::{DynamoMetadataStore, MAX_TRANSACTION_ITEMS, TxResult, build_err, unavailable};
 use crate::storage::commit_plan::check_pending;
 use crate::storage::{BlobLease, LeaseRequest, Scope, StorageError, StorageResult};
@@ -66,7 +69,7 @@ pub fn renewal(
         .set_key(Some(key(scope_pk(scope), &lease_sk(sha256))))
         .update_expression(
             "SET #size = :size, expires_at = :exp, pending = :pending, collecting = :no, \
-             generation = :next",
+             generation = :next, gc = :gc",
         )
         .condition_expression(condition)
         // `size` is a reserved word in DynamoDB expressions.
@@ -75,7 +78,9 @@ pub fn renewal(
         .expression_attribute_values(":exp", n(expires_at))
         .expression_attribute_values(":pending", b(pending))
         .expression_attribute_values(":no", b(false))
-        .expression_attribute_values(":next", n(read.unwrap_or(0) + 1));
+        .expression_attribute_values(":next", n(read.unwrap_or(0) + 1))
+        // Puts the lease in the `by_expiry` index the server-wide sweep reads.
+        .expression_attribute_values(":gc", s(GC_LEASE));
     if let Some(read) = read {
         update = update.expression_attribute_values(":read", n(read));
     }
@@ -191,6 +196,46 @@ impl DynamoMetadataStore {
         Ok(out)
     }
 
+    /// Games holding a lease that expired before `cutoff`, from the `by_expiry` index
+    /// (eventually consistent: the collector reads each game's leases again, consistently).
+    pub(super) async fn scopes_with_expired_leases(
+        &self,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<Scope>> {
+        let mut scopes: Vec<Scope> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_EXPIRY)
+                .key_condition_expression("#gc = :gc AND #exp < :cutoff")
+                .expression_attribute_names("#gc", GC)
+                .expression_attribute_names("#exp", EXPIRES_AT)
+                .expression_attribute_values(":gc", s(GC_LEASE))
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("find expired leases", e))?;
+            for item in page.items.unwrap_or_default() {
+                let scope = scope_of_pk(&item.str_attr(PK)?)?;
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                    if scopes.len() >= limit {
+                        return Ok(scopes);
+                    }
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(scopes),
+            }
+        }
+    }
+
     /// Whether any version of the scope refers to `sha256`: every file's history is read
     /// (only the collector asks, for leases that expired).
     async fn referenced(&self, scope: &Scope, sha256: &ContentHash) -> StorageResult<bool> {
@@ -287,6 +332,20 @@ impl DynamoMetadataStore {
         }
         Ok(())
     }
+}
+
+/// The game of a scope partition key, `SCOPE#<user_id>#<game>` (neither contains `#`).
+fn scope_of_pk(pk: &str) -> StorageResult<Scope> {
+    let corrupt = || StorageError::Unavailable(format!("corrupt scope key {pk:?} in a lease"));
+    let (user_id, game) = pk
+        .strip_prefix("SCOPE#")
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(corrupt)?;
+    let game = sync_core::GameId::new(game).map_err(|_| corrupt())?;
+    Ok(Scope {
+        user_id: user_id.to_owned(),
+        game,
+    })
 }
 
 /// Writes in transactions of at most [`MAX_TRANSACTION_ITEMS`].

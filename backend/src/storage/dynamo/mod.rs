@@ -20,11 +20,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 
-use self::items::{BY_SEQ, PK, SEQ, SK, TTL};
+use self::items::{BY_EXPIRY, BY_SEQ, EXPIRES_AT, GC, PK, SEQ, SK, TTL};
 use super::{StorageError, StorageResult};
 
 /// Most items DynamoDB accepts in one transaction.
@@ -86,7 +87,7 @@ impl DynamoMetadataStore {
     }
 
     /// Creates the table as the SAM template does: on-demand, `pk`/`sk`, the `by_seq` local
-    /// index, TTL on `expires` (tests, local runs).
+    /// index, the `by_expiry` global index, TTL on `expires` (tests, local runs).
     pub async fn create_table(&self) -> StorageResult<()> {
         let attr = |name: &str, t: ScalarAttributeType| {
             AttributeDefinition::builder()
@@ -113,6 +114,17 @@ impl DynamoMetadataStore {
             )
             .build()
             .map_err(build_err)?;
+        let by_expiry = GlobalSecondaryIndex::builder()
+            .index_name(BY_EXPIRY)
+            .key_schema(key(GC, KeyType::Hash)?)
+            .key_schema(key(EXPIRES_AT, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(build_err)?;
         self.client
             .create_table()
             .table_name(&self.table)
@@ -120,9 +132,12 @@ impl DynamoMetadataStore {
             .attribute_definitions(attr(PK, ScalarAttributeType::S)?)
             .attribute_definitions(attr(SK, ScalarAttributeType::S)?)
             .attribute_definitions(attr(SEQ, ScalarAttributeType::N)?)
+            .attribute_definitions(attr(GC, ScalarAttributeType::S)?)
+            .attribute_definitions(attr(EXPIRES_AT, ScalarAttributeType::N)?)
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
             .local_secondary_indexes(by_seq)
+            .global_secondary_indexes(by_expiry)
             .send()
             .await
             .map_err(|e| unavailable("create the table", e))?;

@@ -179,6 +179,14 @@ impl MetadataStore for DynamoMetadataStore {
         DynamoMetadataStore::expired_leases(self, scope, cutoff, limit).await
     }
 
+    async fn scopes_with_expired_leases(
+        &self,
+        cutoff: UnixMillis,
+        limit: usize,
+    ) -> StorageResult<Vec<Scope>> {
+        DynamoMetadataStore::scopes_with_expired_leases(self, cutoff, limit).await
+    }
+
     async fn start_collecting(&self, scope: &Scope, lease: &BlobLease) -> StorageResult<bool> {
         DynamoMetadataStore::start_collecting(self, scope, lease).await
     }
