@@ -31,6 +31,23 @@ fn ttl_seconds(expires_at: UnixMillis) -> i64 {
     expires_at.div_euclid(1000) + 3600
 }
 
+/// A refresh record's attributes (live or spent token), expiring by TTL with it.
+fn refresh_item(mut item: Item, record: &RefreshRecord) -> Item {
+    item.insert("user_id".into(), s(&record.user_id));
+    item.insert("device_id".into(), s(&record.device_id));
+    item.insert("expires_at".into(), n(record.expires_at));
+    item.insert(TTL.into(), n(ttl_seconds(record.expires_at)));
+    item
+}
+
+fn refresh_from_item(item: &Item) -> StorageResult<RefreshRecord> {
+    Ok(RefreshRecord {
+        user_id: item.str_attr("user_id")?,
+        device_id: item.str_attr("device_id")?,
+        expires_at: item.num("expires_at")?,
+    })
+}
+
 fn user_from_item(item: &Item) -> StorageResult<UserRecord> {
     Ok(UserRecord {
         user_id: item.str_attr("user_id")?,
@@ -315,11 +332,7 @@ impl DynamoMetadataStore {
         token: &ContentHash,
         record: &RefreshRecord,
     ) -> StorageResult<()> {
-        let mut item = key(refresh_pk(token), REFRESH_SK);
-        item.insert("user_id".into(), s(&record.user_id));
-        item.insert("device_id".into(), s(&record.device_id));
-        item.insert("expires_at".into(), n(record.expires_at));
-        item.insert(TTL.into(), n(ttl_seconds(record.expires_at)));
+        let item = refresh_item(key(refresh_pk(token), REFRESH_SK), record);
         let mut pointer = key(device_pk(&record.device_id), &refresh_pointer_sk(token));
         pointer.insert(TTL.into(), n(ttl_seconds(record.expires_at)));
         let device_exists = ConditionCheck::builder()
@@ -367,11 +380,7 @@ impl DynamoMetadataStore {
         let Some(old) = out.attributes.filter(|a| !a.is_empty()) else {
             return Ok(None);
         };
-        let record = RefreshRecord {
-            user_id: old.str_attr("user_id")?,
-            device_id: old.str_attr("device_id")?,
-            expires_at: old.num("expires_at")?,
-        };
+        let record = refresh_from_item(&old)?;
         self.delete_items(&[(device_pk(&record.device_id), refresh_pointer_sk(token))])
             .await?;
         Ok(Some(record))
@@ -384,12 +393,8 @@ impl DynamoMetadataStore {
         record: &RefreshRecord,
         spent_at: UnixMillis,
     ) -> StorageResult<()> {
-        let mut item = key(spent_refresh_pk(token), SPENT_SK);
-        item.insert("user_id".into(), s(&record.user_id));
-        item.insert("device_id".into(), s(&record.device_id));
-        item.insert("expires_at".into(), n(record.expires_at));
+        let mut item = refresh_item(key(spent_refresh_pk(token), SPENT_SK), record);
         item.insert("spent_at".into(), n(spent_at));
-        item.insert(TTL.into(), n(ttl_seconds(record.expires_at)));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -408,11 +413,7 @@ impl DynamoMetadataStore {
         let Some(item) = self.get(spent_refresh_pk(token), SPENT_SK).await? else {
             return Ok(None);
         };
-        let record = RefreshRecord {
-            user_id: item.str_attr("user_id")?,
-            device_id: item.str_attr("device_id")?,
-            expires_at: item.num("expires_at")?,
-        };
+        let record = refresh_from_item(&item)?;
         if record.expires_at < now || self.device(&record.device_id).await?.is_none() {
             return Ok(None);
         }
